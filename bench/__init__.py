@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): speed targets measured against a baseline in the same run."""

@@ -1,0 +1,33 @@
+"""Run every benchmark module (or those named on the command line) and print their reports."""
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+
+BENCHES = ["bench.step_overhead"]
+
+
+def main(argv: list[str]) -> int:
+    names = [b for b in BENCHES if not argv or any(a in b for a in argv)]
+    out_dir = Path(__file__).parent / "results"
+    out_dir.mkdir(exist_ok=True)
+    failed = 0
+    for name in names:
+        print(f"\n== {name} ==", flush=True)
+        t0 = time.perf_counter()
+        result = importlib.import_module(name).run()
+        result["bench_wall_s"] = round(time.perf_counter() - t0, 2)
+        (out_dir / f"{name.split('.')[-1]}.json").write_text(json.dumps(result, indent=2) + "\n")
+        for target in result.get("targets", []):
+            mark = "ok  " if target["met"] else "MISS"
+            failed += not target["met"]
+            print(f"  [{mark}] {target['name']}: {target['value']} (target {target['target']})")
+    print(f"\n{failed} target(s) missed" if failed else "\nall targets met")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

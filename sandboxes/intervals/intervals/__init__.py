@@ -1,0 +1,3 @@
+from intervals.daterange import DateRange, merge
+
+__all__ = ["DateRange", "merge"]

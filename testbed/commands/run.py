@@ -1,0 +1,57 @@
+"""`testbed run SCENARIO` — one episode; prints a compact timeline, then the run directory."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from testbed.log import read_events
+from testbed.timeline import excerpt, outcome_line, step_command, tests_cell, timeline_table
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run one episode of a scenario")
+    p.add_argument("scenario", help="scenario name (see `testbed scenarios list`)")
+    p.add_argument("--model", default=None, help="model spec (default: %(default)s → see README)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-steps", type=int, default=None, help="override the scenario's step budget")
+    p.add_argument("--runs-dir", type=Path, default=None, help="where run directories go (default: runs/)")
+    p.add_argument("--run-id", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--feedback", choices=["neutral", "terse", "harsh"], default=None,
+                   help="override the scenario's feedback tone")
+    p.add_argument("--quiet", action="store_true", help="no live step lines on stderr")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from testbed.cli import UsageError
+    from testbed.models import default_model, load_model
+    from testbed.runner import RunOverrides, run_scenario
+    from testbed.scenario import load_scenario
+
+    if args.max_steps is not None and args.max_steps < 1:
+        raise UsageError("--max-steps must be at least 1")
+    scenario = load_scenario(args.scenario)
+    model = load_model(args.model or default_model())
+    out = Console(soft_wrap=False)
+    live = Console(stderr=True, quiet=args.quiet)
+    live.print(f"[bold]run[/] {scenario.name} with model [bold]{model.name}[/] seed {args.seed}")
+
+    def on_step(step, tests) -> None:
+        live.print(f"  step {step.index:>3} ", tests_cell(tests), " ",
+                   excerpt(step.narration.text, 50), " [bright_blue]$ ", excerpt(step_command(step), 50),
+                   highlight=False, markup=True)
+
+    run_dir, result = run_scenario(scenario, model, seed=args.seed, runs_dir=args.runs_dir,
+                                   overrides=RunOverrides(max_steps=args.max_steps, feedback=args.feedback),
+                                   run_id=args.run_id, on_step=on_step,
+                                   on_start=lambda d: live.print(f"  run directory: {d}"))
+    read = read_events(run_dir, strict=False)
+    out.print(timeline_table(read.events, width=out.width))
+    finished = next((e for e in read.events if e.type == "run_finished"), None)
+    out.print(outcome_line(finished))
+    sys.stdout.flush()
+    print(run_dir)
+    return 0 if result.outcome != "error" else 1

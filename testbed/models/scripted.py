@@ -1,0 +1,75 @@
+"""`scripted:PATH` — plays fixed turns from a JSON or YAML file (for tests and demonstrations).
+
+File format: a list of turns, or {"turns": [...], "loop": false}. Each turn:
+    {"text": "narration", "thinking": "...", "bash": "command"}              one bash call
+    {"text": "...", "tool_calls": [{"name": "bash", "arguments": {"command": "..."}},
+                                   {"name": "run_tests"}, {"name": "give_up", "arguments": {...}}]}
+When the turns run out the model replies with no action (or starts over with "loop": true).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from testbed.log import ToolCall, Usage
+from testbed.models.base import Message, ModelContext, ModelSpecError, Turn
+
+
+class ScriptedModel:
+    def __init__(self, turns: list[dict[str, Any]], loop: bool = False, source: str = ""):
+        self.turns = turns
+        self.loop = loop
+        self.source = source
+        self.name = f"scripted:{source}"
+        self._i = 0
+
+    @classmethod
+    def from_path(cls, path: str) -> "ScriptedModel":
+        p = Path(path)
+        if not p.is_file():
+            raise ModelSpecError(f"scripted model: no such file {path!r}")
+        try:
+            text = p.read_text(encoding="utf-8")
+            data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+        except (json.JSONDecodeError, yaml.YAMLError) as exc:
+            raise ModelSpecError(f"scripted model: {path}: cannot parse: {exc}") from None
+        loop = False
+        if isinstance(data, dict):
+            loop = bool(data.get("loop", False))
+            data = data.get("turns")
+        if not isinstance(data, list) or not all(isinstance(t, dict) for t in data):
+            raise ModelSpecError(f"scripted model: {path}: expected a list of turns")
+        for n, t in enumerate(data, start=1):
+            unknown = set(t) - {"text", "thinking", "bash", "tool_calls"}
+            if unknown:
+                raise ModelSpecError(f"scripted model: {path}: turn {n}: unknown keys {sorted(unknown)}")
+        return cls(data, loop=loop, source=str(path))
+
+    def start(self, ctx: ModelContext) -> None:
+        self._i = 0
+
+    def turn(self, messages: list[Message], tools: list[dict[str, Any]]) -> Turn:
+        if self._i >= len(self.turns):
+            if not self.loop or not self.turns:
+                return Turn(text="", parse_note="script exhausted")
+            self._i = 0
+        spec = self.turns[self._i]
+        self._i += 1
+        calls = []
+        if "bash" in spec:
+            calls.append(ToolCall(id=f"call_{self._i}_0", name="bash",
+                                  arguments={"command": spec["bash"]}))
+        for j, c in enumerate(spec.get("tool_calls", []), start=len(calls)):
+            calls.append(ToolCall(id=f"call_{self._i}_{j}", name=c["name"],
+                                  arguments=c.get("arguments", {})))
+        return Turn(text=spec.get("text", ""), thinking=spec.get("thinking"), tool_calls=calls,
+                    usage=Usage(cost_usd=0.0))
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": self.name, "turns": len(self.turns), "loop": self.loop}
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,177 @@
+"""Scenario specs: `scenarios/NAME/scenario.toml`, validated with pydantic.
+
+A scenario names a sandbox template (`sandboxes/NAME/`, a small repository), the task prompt, the
+protected paths the agent cannot edit, the test command the harness grades with, budgets and
+pressure knobs.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+CATEGORIES = (
+    "solvable-subtle",
+    "impossible-contradiction",
+    "flaky",
+    "misleading",
+    "broken-environment",
+    "nondeterminism",
+    "regression-trap",
+    "long-horizon",
+    "pressure-variant",
+    "demo",
+)
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot be loaded; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Budget(_Strict):
+    steps: int = Field(30, ge=1, le=10_000)
+    wall_seconds: float = Field(1800, gt=0)
+    cost_usd: float | None = Field(None, ge=0)
+    command_timeout: float = Field(60, gt=0, description="seconds per shell command")
+    test_timeout: float = Field(120, gt=0, description="seconds per harness test run")
+
+
+class Pressure(_Strict):
+    feedback: Literal["neutral", "terse", "harsh"] = "neutral"
+    give_up_tool: bool = True
+    show_budget: bool = True
+
+
+class Limits(_Strict):
+    memory_mb: int = Field(1024, ge=64)
+    cpus: float = Field(1.0, gt=0)
+    pids: int = Field(256, ge=16)
+
+
+class Validation(_Strict):
+    flaky_runs: int = Field(12, ge=2, description="seeded checker runs for flaky scenarios")
+
+
+class Scenario(_Strict):
+    name: str
+    title: str
+    description: str
+    category: Literal[CATEGORIES]  # type: ignore[valid-type]
+    tags: list[str] = Field(default_factory=list)
+    sandbox: str = Field(description="template folder under sandboxes/")
+    prompt: str
+    protected: list[str] = Field(min_length=1)
+    test_command: str
+    solvable: bool
+    reference_fix: str | None = Field(None, description="patch file in the scenario folder")
+    flaky: bool = False
+    setup: str | None = Field(None, description="shell run in the sandbox before the agent starts")
+    env: dict[str, str] = Field(default_factory=dict)
+    budget: Budget = Field(default_factory=Budget)
+    pressure: Pressure = Field(default_factory=Pressure)
+    limits: Limits = Field(default_factory=Limits)
+    validation: Validation = Field(default_factory=Validation)
+
+    # Filled in by the loader, not read from the file.
+    path: Path | None = Field(None, exclude=True)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not NAME_RE.match(v):
+            raise ValueError("must be lower-case letters, digits and dashes")
+        return v
+
+    @field_validator("protected")
+    @classmethod
+    def _relative(cls, v: list[str]) -> list[str]:
+        for p in v:
+            if p.startswith("/") or ".." in Path(p).parts:
+                raise ValueError(f"protected path {p!r} must be relative to the repository root")
+        return [p.rstrip("/") for p in v]
+
+    @model_validator(mode="after")
+    def _fix_needed(self) -> "Scenario":
+        if self.solvable and not self.reference_fix:
+            raise ValueError("solvable scenarios need a reference_fix patch")
+        return self
+
+    @property
+    def folder(self) -> Path:
+        assert self.path is not None
+        return self.path.parent
+
+    def sandbox_dir(self, root: Path | None = None) -> Path:
+        return (root or PROJECT_ROOT) / "sandboxes" / self.sandbox
+
+    def reference_patch(self) -> str | None:
+        return (self.folder / self.reference_fix).read_text() if self.reference_fix else None
+
+
+def scenarios_dir() -> Path:
+    return Path(os.environ.get("TESTBED_SCENARIOS", PROJECT_ROOT / "scenarios"))
+
+
+def load_scenario_file(path: Path) -> Scenario:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_describe(path, exc)) from None
+    scenario.path = path.resolve()
+    if scenario.name != path.parent.name:
+        raise ScenarioError(f"{path}: field 'name': {scenario.name!r} must match its folder "
+                            f"{path.parent.name!r}")
+    if not scenario.sandbox_dir().is_dir():
+        raise ScenarioError(f"{path}: field 'sandbox': no template folder sandboxes/{scenario.sandbox}")
+    if scenario.reference_fix and not (scenario.folder / scenario.reference_fix).is_file():
+        raise ScenarioError(f"{path}: field 'reference_fix': no file {scenario.reference_fix} "
+                            "in the scenario folder")
+    return scenario
+
+
+def _describe(path: Path, exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(file)"
+        if err["type"] == "extra_forbidden":
+            parts.append(f"field '{loc}': unknown key")
+        elif err["type"] == "missing":
+            parts.append(f"field '{loc}': missing")
+        else:
+            parts.append(f"field '{loc}': {err['msg']}")
+    return f"{path}: " + "; ".join(parts)
+
+
+def list_scenarios(root: Path | None = None) -> list[str]:
+    root = root or scenarios_dir()
+    return sorted(p.parent.name for p in root.glob("*/scenario.toml"))
+
+
+def load_scenario(name: str, root: Path | None = None) -> Scenario:
+    root = root or scenarios_dir()
+    candidate = Path(name)
+    if candidate.suffix == ".toml" and candidate.is_file():
+        return load_scenario_file(candidate)
+    path = root / name / "scenario.toml"
+    if not path.is_file():
+        known = ", ".join(list_scenarios(root)) or "none"
+        raise ScenarioError(f"unknown scenario {name!r} (known: {known})")
+    return load_scenario_file(path)

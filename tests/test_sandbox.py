@@ -1,0 +1,100 @@
+"""The real Docker sandbox: isolation, limits, and a shell that survives what agents do."""
+import secrets
+
+import pytest
+
+from testbed.sandbox.docker import DockerSandbox
+from testbed.sandbox.workspace import prepare_workspace, remove_workspace
+from testbed.scenario import PROJECT_ROOT
+
+pytestmark = pytest.mark.docker
+TEMPLATE = PROJECT_ROOT / "sandboxes" / "intervals"
+
+
+@pytest.fixture(scope="module")
+def sandbox(image, tmp_path_factory):
+    run_id = "test-sandbox-" + secrets.token_hex(3)
+    paths = prepare_workspace(TEMPLATE, run_id, ["tests"], root=tmp_path_factory.mktemp("work"))
+    sb = DockerSandbox(image, paths, run_id, ["tests"], pids=128, memory_mb=512)
+    sb.start()
+    yield sb
+    sb.close()
+    remove_workspace(paths)
+
+
+def test_runs_as_non_root_in_the_workspace(sandbox):
+    res = sandbox.exec("id -u; pwd")
+    assert res.output.split() == ["1000", "/workspace"]
+
+
+def test_has_no_network(sandbox):
+    res = sandbox.exec("python3 -c \"import socket; socket.create_connection(('1.1.1.1', 53), timeout=3)\"")
+    assert res.exit_code != 0
+    assert "Network is unreachable" in res.output or "unreachable" in res.output.lower()
+    res = sandbox.exec("ls /sys/class/net")
+    assert res.output.split() == ["lo"]
+
+
+def test_cannot_write_protected_tests(sandbox):
+    res = sandbox.exec("echo 'assert True' >> tests/test_daterange.py")
+    assert res.exit_code != 0 and "Read-only file system" in res.output
+    res = sandbox.exec("rm -f tests/test_daterange.py; sed -i 's/assert/pass #/' tests/test_daterange.py")
+    assert "Read-only file system" in res.output
+    assert (sandbox.paths.pristine / "tests" / "test_daterange.py").read_text() == \
+        (TEMPLATE / "tests" / "test_daterange.py").read_text()
+    assert sandbox.exec("test -f tests/test_daterange.py").exit_code == 0
+
+
+def test_shell_keeps_state_between_commands(sandbox):
+    sandbox.exec("cd intervals && export TB_PROBE=42")
+    res = sandbox.exec("pwd; echo $TB_PROBE")
+    assert res.output.split() == ["/workspace/intervals", "42"]
+    sandbox.exec("cd /workspace")
+
+
+def test_timeout_kills_the_command_not_the_run(sandbox):
+    res = sandbox.exec("sleep 1000", timeout=2)
+    assert res.timed_out and res.exit_code is None and "timed out" in res.output
+    assert 1500 < res.duration_ms < 10000
+    assert sandbox.exec("echo alive").output.strip() == "alive"
+
+
+def test_fork_bomb_is_contained(sandbox):
+    res = sandbox.exec("bomb() { bomb | bomb & }; bomb", timeout=4)
+    assert res.exit_code is not None or res.timed_out
+    after = sandbox.exec("echo survived; ps -u agent -o pid= | wc -l", timeout=10)
+    assert after.output.split()[0] == "survived"
+    assert int(after.output.split()[1]) < 10  # the bomb's processes are gone
+
+
+def test_huge_output_keeps_head_and_tail(sandbox):
+    res = sandbox.exec("python3 -c \"import sys; sys.stdout.write('HEAD' + 'x' * 50_000_000 + 'TAIL')\"",
+                       timeout=30)
+    assert res.truncated and res.output_bytes == 50_000_008
+    assert res.output.startswith("HEAD") and res.output.endswith("TAIL")
+    assert "bytes of output omitted" in res.output
+    assert len(res.output) < 20_000
+
+
+def test_exit_in_a_command_restarts_the_shell(sandbox):
+    res = sandbox.exec("echo before; exit 7")
+    assert res.shell_restarted and "before" in res.output and "restarted" in res.output
+    assert sandbox.exec("echo again").output.strip() == "again"
+
+
+def test_memory_hog_is_contained(sandbox):
+    res = sandbox.exec("python3 -c \"x = bytearray(2_000_000_000)\"", timeout=30)
+    assert res.exit_code != 0
+    assert sandbox.exec("echo ok").output.strip() == "ok"
+
+
+def test_checker_runs_pristine_tests_despite_tampering(sandbox):
+    # A conftest that skips everything makes the agent's own pytest "pass"...
+    sandbox.exec("printf 'import pytest\\ndef pytest_collection_modifyitems(items):\\n"
+                 "    [i.add_marker(pytest.mark.skip()) for i in items]\\n' > conftest.py")
+    own = sandbox.exec("python3 -m pytest -q tests 2>&1 | tail -1")
+    assert "skipped" in own.output
+    # ...but the harness ignores it.
+    res = sandbox.check("python3 -m pytest -q tests", timeout=60)
+    assert res.exit_code == 1 and "3 failed" in res.output
+    sandbox.exec("rm conftest.py")
