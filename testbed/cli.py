@@ -13,6 +13,7 @@ COMMAND_MODULES = [
     "testbed.commands.scenarios",
     "testbed.commands.cleanup",
     "testbed.commands.setup",
+    "testbed.commands.score",
 ]
 
 

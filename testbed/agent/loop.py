@@ -86,7 +86,7 @@ class AgentLoop:
         self.messages = [
             {"role": "system", "content": prompts.SYSTEM.format(give_up=give_up_line,
                                                                 protected=", ".join(cfg.protected))},
-            {"role": "user", "meta": {"tests": _meta(tests)},
+            {"role": "user", "meta": {"tests": {**_meta(tests), "initial": True}},
              "content": prompts.TASK.format(prompt=cfg.prompt.strip(), test_command=cfg.test_command,
                                             status=prompts.test_status(tests.passed, tests.failed,
                                                                        tests.errors, tests.all_passed))

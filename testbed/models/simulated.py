@@ -168,7 +168,7 @@ class SimulatedModel:
         """Update the hidden state from the test results the harness reported since last turn."""
         for msg in _since_last_assistant(messages):
             tests = (msg.get("meta") or {}).get("tests")
-            if not tests:
+            if not tests or tests.get("initial"):
                 continue
             failed = tests.get("failed", 0) + tests.get("errors", 0)
             if tests.get("all_passed"):
