@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "testbed.commands.cleanup",
     "testbed.commands.setup",
     "testbed.commands.score",
+    "testbed.commands.classify",
 ]
 
 
@@ -22,7 +23,8 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="testbed", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="testbed",
+                                     description="A testbed that watches coding agents get frustrated.")
     parser.add_argument("--version", action="version", version=f"testbed {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
@@ -36,9 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     from testbed.models.base import ModelSpecError
     from testbed.scenario import ScenarioError
     from testbed.log import LogError
+    from testbed.rundata import RunNotFound
+    from testbed.commands.jsonl_io import JsonlInputError
     try:
         return int(args.func(args) or 0)
-    except (UsageError, ScenarioError, ModelSpecError, LogError) as exc:
+    except (UsageError, ScenarioError, ModelSpecError, LogError, RunNotFound, JsonlInputError) as exc:
         print(f"testbed {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -8,7 +8,7 @@ from rich.table import Table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("scenarios", help="list and inspect scenarios")
+    p = sub.add_parser("scenarios", help="list, show and validate scenarios")
     verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
     verbs.add_parser("list", help="a table of all scenarios").set_defaults(func=list_cmd)
     show = verbs.add_parser("show", help="one scenario in full")
