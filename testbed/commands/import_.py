@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import", help="import other harnesses' trajectories as run directories")
     p.add_argument("format", metavar="FORMAT", help=f"one of: {', '.join(IMPORTERS)}, {AUTO}")
     p.add_argument("paths", nargs="+", metavar="PATH", help="trajectory files or directories")
-    p.add_argument("--out", type=Path, default=None,
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="where run directories go (default: $TESTBED_RUNS_DIR or runs/)")
     p.add_argument("--force", action="store_true",
                    help="replace runs imported before from the same file (or an earlier version of it)")
