@@ -22,8 +22,11 @@ RUN_FILE = "run.json"
 SCORES_FILE = "scores.jsonl"
 SHADOW_DIR = "shadow.git"
 
-Outcome = Literal["solved", "gave_up", "budget_exhausted", "error", "interrupted"]
-OUTCOMES: tuple[str, ...] = ("solved", "gave_up", "budget_exhausted", "error", "interrupted")
+# `submitted` (the agent declared its work done; nothing here verified it) and `unknown` (the source
+# records no end state) occur only in runs imported from other harnesses (testbed/importers/).
+Outcome = Literal["solved", "gave_up", "budget_exhausted", "error", "interrupted", "submitted", "unknown"]
+OUTCOMES: tuple[str, ...] = ("solved", "gave_up", "budget_exhausted", "error", "interrupted", "submitted",
+                             "unknown")
 
 
 def now_iso() -> str:
