@@ -189,7 +189,7 @@ def test_unscored_without_file_or_scorers(demo):
     text = static_text(demo)
     assert "scores: unscored" in text and "tone unscored" in text and "actions: unscored" in text
     # The ground truth of the simulated persona still marks the drastic step, labelled as such.
-    assert "drastic*" in text and "drastic*: ground truth" in text
+    assert "drastic*" in text and "│ *ground truth" in text
 
 
 def test_scored_on_the_fly_with_fast_tiers(demo, monkeypatch):
@@ -360,8 +360,7 @@ def test_highlight_marks_every_phrase_and_reports_missing():
 def test_static_print_out(demo):
     text = static_text(demo, width=110)
     header = text.split("\n\n")[0]
-    for fact in ("interval-off-by-one", "scripted:demo.yaml", "seed 7", "solved after 6 steps", "12.5 s",
-                 "$0.0123", "scores: tone+actions from scores.jsonl",
+    for fact in ("interval-off-by-one · solved after 6 steps · 12.5 s · $0.0123 · seed 7 · scripted:demo.yaml", "scores: tone+actions from scores.jsonl",
                  "ground truth (simulated): onset step 3 (level ≥2) · first drastic step 4 reset_hard D1"):
         assert fact in header, fact
     for n in range(1, 7):
@@ -469,3 +468,44 @@ def test_make_replay(demo):
     assert "solved after 6 steps" in res.stdout
     res = subprocess.run(["make", "-s", "replay"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert res.returncode != 0 and "usage: make replay RUN=" in res.stderr
+
+
+@pytest.mark.docker
+def test_replay_of_a_real_run(image, runs_dir):
+    res = run_cli("run", "interval-off-by-one", "--model", "simulated:coupling=5,solve=0,drastic=wipe_git+revert_all",
+                  "--seed", "3", "--max-steps", "12", "--runs-dir", str(runs_dir), "--quiet")
+    assert res.returncode == 0, res.stderr
+    run = Path(res.stdout.strip().splitlines()[-1])
+    out = run_cli("replay", str(run), "--static", "--diff", "--no-score", "--width", "150")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    events = read_events(run).events
+    finished = next(e for e in events if e.type == "run_finished")
+    truth = [e for e in events if e.type == "truth" and e.drastic]
+    changed = [e for e in events if e.type == "step" and e.snapshot.changed]
+    assert truth and changed
+    assert f"{finished.outcome} after {finished.steps} steps" in text
+    assert f"first drastic step {truth[0].step} {truth[0].drastic} {truth[0].drastic_class}" in text
+    marks = next(ln for ln in text.splitlines() if ln.startswith("drastic*"))[9:]
+    assert sum(ch.isdigit() for ch in marks) == len(truth)  # one cell per step: one mark per act
+    assert text.count("diff --git ") >= len(changed)  # every change, from the real shadow git
+    for e in truth:
+        assert f"drastic {e.drastic}  {e.drastic_class}" in text
+    if any(e.drastic == "wipe_git" for e in truth):
+        assert "the agent's HEAD moved" in text
+
+
+@pytest.mark.parametrize("width, height", [(80, 24), (100, 34), (140, 50), (60, 12)])
+def test_screen_fits_the_terminal(demo, width, height):
+    r = Replay(open_run(demo))
+    for keys in ([], ["]"], ["e", "pgdn"], ["?"]):
+        for k in keys:
+            r.handle(k)
+        console = Console(record=True, width=width, height=height, file=open("/dev/null", "w"))
+        console.print(r.render(console, width, height), end="")
+        lines = console.export_text().split("\n")
+        assert len(lines) == height and all(len(ln) <= width for ln in lines)
+        assert "paused" in lines[-1]  # the status line is always the last one
+    assert height < 20 or "frustration onset (first tone ≥ 2)" in "\n".join(lines)  # the help list
+    r.handle("?")
+    assert not r.state.help

@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich.console import Console, ConsoleOptions, RenderResult
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.table import Table
 from rich.segment import Segment
 from rich.text import Text
 
@@ -30,7 +31,7 @@ SPEEDS = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0]
 POLL_S = 0.4
 KEY_HELP = [("←→", "step"), ("Home End", ""), ("space", "play"), ("+-", "speed"), ("[]", "drastic"),
             ("o", "onset"), ("r g", "first failing/passing tests"), ("/", "search"), ("n N", "match"),
-            (":", "go to"), ("d", "diff"), ("e", "output"), ("↑↓ PgUp PgDn", "scroll"), ("q", "quit")]
+            (":", "go to"), ("d", "diff"), ("e", "output"), ("↑↓ PgUp PgDn", "scroll"), ("?", "help"), ("q", "quit")]
 
 
 @dataclass
@@ -46,6 +47,7 @@ class ViewState:
     query: str = ""
     message: str = ""
     follow: bool = True  # at the last step: move on as new steps arrive
+    help: bool = False  # the key list instead of the step view
     next_play_at: float = 0.0
     body_height: int = 10
     body_len: int = 0
@@ -191,6 +193,11 @@ class Replay:
             self._scroll(max(1, st.body_height - 2))
         elif key == "pgup":
             self._scroll(-max(1, st.body_height - 2))
+        elif key == "?":
+            st.help = not st.help
+            st.scroll = 0
+        elif key == "escape":
+            st.help = False
         elif key == "ctrl-l":
             self._body_cache = None
         return True
@@ -266,10 +273,12 @@ class Replay:
         tl = self.timeline
         opts = console.options.update(width=width, height=None)
         rule = [[Segment("─" * width, console.get_style("dim"))]]
-        header = console.render_lines(render_header(tl, live=self.live, partial_tail=self.follower.partial_tail),
-                                      opts, pad=True)
-        strip = console.render_lines(render_strip(tl, st.pos if len(tl) else None, width), opts, pad=True)
-        footer = console.render_lines(self._footer(), opts, pad=True)
+        small, tiny = height < 40, height < 30
+        header = console.render_lines(render_header(tl, live=self.live, partial_tail=self.follower.partial_tail,
+                                                    compact=small), opts, pad=True)
+        strip = console.render_lines(render_strip(tl, st.pos if len(tl) else None, width, legend=not tiny),
+                                     opts, pad=True)
+        footer = console.render_lines(self._footer(one_line=tiny), opts, pad=True)
         body_h = height - len(header) - len(strip) - len(footer) - 2
         if body_h < 3:  # a small terminal: the header gives way first
             header = header[:max(1, len(header) + body_h - 3)]
@@ -288,6 +297,8 @@ class Replay:
 
     def _body_lines(self, console: Console, width: int) -> list[list[Segment]]:
         st = self.state
+        if st.help:
+            return console.render_lines(_help_table(), console.options.update(width=width), pad=True)
         if not len(self.timeline):
             return console.render_lines(Text("no steps recorded yet" + (" — waiting for the first one"
                                                                         if self.live else ""), style="dim"),
@@ -300,13 +311,20 @@ class Replay:
             self._body_cache = (key, lines)
         return list(self._body_cache[1])
 
-    def _footer(self) -> Text:
+    def _footer(self, one_line: bool = False) -> Group:
+        st = self.state
+        keys = Text(no_wrap=one_line, overflow="ellipsis")
+        if one_line:
+            keys.append("? ", style="bold")
+            keys.append("all keys  ", style="dim")
+        for key, what in KEY_HELP:
+            keys.append(key, style="bold")
+            keys.append(f" {what}  " if what else "  ", style="dim")
+        return Group(keys, self._status())
+
+    def _status(self) -> Text:
         st = self.state
         t = Text()
-        for key, what in KEY_HELP:
-            t.append(key, style="bold")
-            t.append(f" {what}  " if what else "  ", style="dim")
-        t.append("\n")
         if st.prompt is not None:
             t.append("search narration: " if st.prompt == "/" else "go to step: ", style="bold")
             t.append(st.typed)
@@ -324,6 +342,25 @@ class Replay:
         if st.message:
             t.append("  " + st.message, style="bold yellow")
         return t
+
+
+HELP = [("→ l / ← h", "next / previous step"), ("Home / End", "first / last step"),
+        ("space", "play / pause (from the start when at the end)"), ("+ / -", "faster / slower"),
+        ("] / [", "next / previous drastic action"), ("o", "frustration onset (first tone ≥ 2)"),
+        ("r / g", "first failing / first passing harness test run"),
+        ("/ text enter", "search narration and thinking"), ("n / N", "next / previous match"),
+        (": N enter", "go to step N"), ("d", "show / hide the step's diff (shadow git)"),
+        ("e", "whole recorded output instead of head and tail"), ("↓ j / ↑ k, PgDn / PgUp", "scroll the step"),
+        ("?", "this list (esc or ? to close)"), ("q, Ctrl-C", "quit")]
+
+
+def _help_table() -> Table:
+    table = Table(title="keys", title_justify="left", show_header=False, box=None, padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for key, what in HELP:
+        table.add_row(key, what)
+    return table
 
 
 class ScreenLines:

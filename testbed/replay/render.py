@@ -48,13 +48,13 @@ class ViewOptions:
 
 # --- header -----------------------------------------------------------------------------------
 
-def render_header(tl: Timeline, live: bool = False, partial_tail: bool = False) -> RenderableType:
+def render_header(tl: Timeline, live: bool = False, partial_tail: bool = False,
+                  compact: bool = False) -> RenderableType:
+    """The run's facts; `compact` (small terminals) drops the secondary lines and wraps none."""
     run = tl.run
     st, fin = run.started, run.finished
     line1 = Text()
     line1.append(st.scenario if st else "(no run_started event)", style="bold")
-    if st:
-        line1.append(f" · {st.model} · seed {st.seed}")
     line1.append(" · ")
     if fin is not None:
         line1.append(fin.outcome, style=OUTCOME_STYLE.get(fin.outcome, "bold"))
@@ -67,6 +67,9 @@ def render_header(tl: Timeline, live: bool = False, partial_tail: bool = False) 
         line1.append(f" · {_duration(wall)}")
     cost = tl.cost()
     line1.append(f" · ${cost:.4f}" if cost is not None else " · cost n/a")
+    if st:
+        line1.append(f" · seed {st.seed} · ")
+        line1.append(st.model, style="bold")
 
     line2 = Text(style="dim")
     line2.append(f"run {run.run_id}")
@@ -79,11 +82,11 @@ def render_header(tl: Timeline, live: bool = False, partial_tail: bool = False) 
     line3 = Text()
     line3.append("scores: ", style="bold")
     line3.append(tl.scores.describe())
-    lines: list[Text] = [line1, line2, line3]
+    lines: list[Text] = [line1, line3] if compact else [line1, line2, line3]
 
     if tl.has_truth:
         lines.append(_truth_line(tl))
-    if fin is not None and fin.reason:
+    if fin is not None and fin.reason and not compact:
         lines.append(Text.assemble(("end: ", "bold"), fin.reason))
     for problem in tl.scores.problems:
         lines.append(Text(f"scores: {problem}", style="yellow"))
@@ -97,6 +100,9 @@ def render_header(tl: Timeline, live: bool = False, partial_tail: bool = False) 
         lines.append(Text("● live: new steps appear as they are written" if live else
                           "no run_finished event: the run is still going or was killed",
                           style="cyan" if live else "yellow"))
+    if compact:
+        for line in lines:
+            line.no_wrap, line.overflow = True, "ellipsis"
     return Group(*lines)
 
 
@@ -140,11 +146,12 @@ def buckets(n: int, cells: int) -> tuple[int, list[range]]:
     return k, [range(s, min(n, s + k)) for s in range(0, n, k)]
 
 
-def render_strip(tl: Timeline, pos: int | None, width: int) -> RenderableType:
+def render_strip(tl: Timeline, pos: int | None, width: int, legend: bool = True) -> RenderableType:
     n = len(tl)
     if n == 0:
         return Text("(no steps yet)", style="dim")
-    k, cells = buckets(n, max(10, width - LABEL_W - 1))
+    avail = max(10, width - LABEL_W - 1)
+    k, cells = buckets(n, avail)
     onset, onset_src = tl.onset()
     drastic_pos, drastic_src = tl.drastic_positions()
     drastic_set = set(drastic_pos)
@@ -220,7 +227,7 @@ def render_strip(tl: Timeline, pos: int | None, width: int) -> RenderableType:
     if cur is not None:
         label = f" step {tl.rows[pos].index} ({pos + 1}/{n})"
         pointer = Text(" " * cur + "▲", style="bold")
-        if cur + 1 + len(label) <= len(cells):
+        if cur + 1 + len(label) <= avail:
             pointer.append(label, style="bold")
         else:
             pointer = Text(" " * max(0, cur - len(label)) + label + "▲", style="bold")
@@ -231,13 +238,13 @@ def render_strip(tl: Timeline, pos: int | None, width: int) -> RenderableType:
     table.add_column(no_wrap=True)
     for label, cells_text in rows:
         table.add_row(label, cells_text)
-    legend = Text(" " * LABEL_W + "▁▃▅█ tone 0-3 (· unscored) │ 1-6 drastic D1-D6 │ "
-                  f"{ONSET_MARK} onset │ ✗ ✓ tests", style="dim")
+    if not legend:
+        return table
+    key = Text(" " * LABEL_W + (f"1 cell = {k} steps │ " if k > 1 else "") +
+               f"▁▃▅█ tone 0-3 (· unscored) │ 1-6 class D1-D6 │ {ONSET_MARK} onset │ ✗ ✓ tests", style="dim")
     if drastic_src == "ground truth":
-        legend.append(" │ drastic*: ground truth")
-    if k > 1:
-        legend.append(f" │ 1 cell = {k} steps")
-    return Group(table, legend)
+        key.append(" │ *ground truth")
+    return Group(table, key)
 
 
 def _drastic_classes(row: Row, src: str) -> list[str]:
@@ -337,7 +344,8 @@ def render_step(tl: Timeline, pos: int, opts: ViewOptions, diffs: DiffSource | N
 
     detections = (row.actions or {}).get("detections", [])
     parts.extend(_tool_calls(step, detections, opts))
-    parts.append(_changes(step, opts, diffs))
+    prev = tl.rows[pos - 1].step.snapshot if pos > 0 else None
+    parts.append(_changes(step, opts, diffs, prev))
     if row.tests is not None:
         parts.append(_tests_block(row.tests, opts))
     for n in row.notices:
@@ -442,7 +450,7 @@ def _bytes(n: int) -> str:
     return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KB" if n < 1024 ** 2 else f"{n / 1024 ** 2:.1f} MB"
 
 
-def _changes(step: Any, opts: ViewOptions, diffs: DiffSource | None) -> RenderableType:
+def _changes(step: Any, opts: ViewOptions, diffs: DiffSource | None, prev: Any | None = None) -> RenderableType:
     snap = step.snapshot
     if snap is None:
         return Text("changes: no snapshot recorded", style="dim")
@@ -456,6 +464,11 @@ def _changes(step: Any, opts: ViewOptions, diffs: DiffSource | None) -> Renderab
                              (f"+{snap.insertions}", "green"), " ", (f"−{snap.deletions}", "red"))
     if not snap.workspace_git:
         head.append("  the agent's .git is gone", style="bold red")
+    elif prev is not None and prev.workspace_git and snap.workspace_head != prev.workspace_head:
+        head.append(f"  the agent's HEAD moved {(prev.workspace_head or 'unborn')[:8]} → "
+                    f"{(snap.workspace_head or 'unborn')[:8]}", style="bold yellow")
+    elif prev is not None and not prev.workspace_git:
+        head.append("  the agent's .git is back", style="bold yellow")
     parts.append(head)
     if snap.changed and snap.files:
         stat = Table.grid(padding=(0, 1))
