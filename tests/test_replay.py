@@ -408,6 +408,10 @@ def test_step_view_diff_from_the_shadow_git(tmp_path, no_scorers):
     assert f"+value = {tl.rows[pos].index}  # attempt at step {tl.rows[pos].index}" in shown
     text = static_text(run, show_diff=True)
     assert text.count("@@ ") >= sum(1 for r in tl.rows if r.step.snapshot.changed)
+    truncated = [r for r in tl.rows if any(o.truncated for o in r.step.observations)]
+    assert truncated and text.count("the harness kept its head and tail") == len(truncated)
+    assert "[... 81920 bytes omitted ...]" not in text  # static: head and tail of what was kept
+    assert "[... 81920 bytes omitted ...]" in static_text(run, full_output=True)
     # a step whose commits are not in the shadow git says so instead of failing
     (run / "shadow.git").rename(run / "shadow.moved")
     console = recorded(100)

@@ -420,11 +420,11 @@ def _output(obs: Any, opts: ViewOptions) -> RenderableType:
         facts.append(f"exit {obs.exit_code}")
     if obs.duration_ms:
         facts.append(f"{obs.duration_ms:.0f} ms")
-    if obs.output_bytes:
+    if obs.output_bytes and not obs.truncated:
         facts.append(_bytes(obs.output_bytes))
     title = Text(" · ".join(facts))
     if obs.truncated:
-        title.append(f" · harness kept head and tail of {_bytes(obs.output_bytes)}", style="yellow")
+        title.append(f" · {_bytes(obs.output_bytes)}, the harness kept its head and tail", style="yellow")
     if obs.timed_out:
         title.append(" · TIMED OUT", style="bold red")
     if obs.shell_restarted:
