@@ -442,6 +442,13 @@ def test_cli_without_a_tty_prints_the_static_timeline(demo):
     assert colour.returncode == 0 and "\x1b[" in colour.stdout
 
 
+def test_cli_static_single_step(demo):
+    res = run_cli("replay", str(demo), "--static", "--step", "4", "--width", "120")
+    assert res.returncode == 0, res.stderr
+    assert "step 4  4 of 6" in res.stdout and "step 3  3 of 6" not in res.stdout
+    assert "▲ step 4 (4/6)" in res.stdout and "outcome: solved" in res.stdout
+
+
 def test_cli_resolves_a_run_id_under_runs_dir(demo):
     res = run_cli("replay", "demo-run", "--static", "--no-score", env={"TESTBED_RUNS_DIR": str(demo.parent)})
     assert res.returncode == 0 and "solved after 6 steps" in res.stdout
@@ -451,6 +458,7 @@ def test_cli_resolves_a_run_id_under_runs_dir(demo):
     (["no-such-run"], "no run directory 'no-such-run'"),
     (["{run}", "--speed", "0"], "--speed must be between"),
     (["{run}", "--width", "10"], "--width must be at least 40"),
+    (["{run}", "--step", "9"], "--step 9: the run has no such step (steps 1-6)"),
 ])
 def test_cli_bad_input(demo, args, message):
     res = run_cli("replay", *[a.format(run=demo) for a in args])

@@ -10,11 +10,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run", help="a run directory, or a run id (or a unique part of one) under runs/")
     p.add_argument("--static", action="store_true",
                    help="print the whole timeline once and exit (the default without a terminal)")
-    p.add_argument("--step", type=int, default=None, help="open at this step")
+    p.add_argument("--step", type=int, default=None,
+                   help="open at this step (--static: print only this step, under the header and strip)")
     p.add_argument("--speed", type=float, default=1.0, help="playback speed in steps per second")
-    p.add_argument("--diff", action="store_true", help="--static: include each step's diff")
+    p.add_argument("--diff", action="store_true", help="show each step's diff (interactive: toggle with d)")
     p.add_argument("--full-output", action="store_true",
-                   help="--static: whole recorded outputs instead of their head and tail")
+                   help="whole recorded outputs instead of their head and tail (interactive: toggle with e)")
     p.add_argument("--no-score", action="store_true",
                    help="do not score on the fly when the run has no scores.jsonl")
     p.add_argument("--width", type=int, default=None, help="--static: line width (default: the terminal's)")
@@ -39,12 +40,17 @@ def run(args: argparse.Namespace) -> int:
     follower = open_run(args.run)
     if follower.run.started is None and not follower.run.events and follower.error:
         raise UsageError(f"{follower.error} (no event could be read)")
+    if args.step is not None and all(s.index != args.step for s in follower.run.steps):
+        have = follower.run.steps
+        span = f"steps {have[0].index}-{have[-1].index}" if have else "no steps yet"
+        raise UsageError(f"--step {args.step}: the run has no such step ({span})")
     interactive = not args.static and sys.stdin.isatty() and sys.stdout.isatty()
     if not interactive:
         console = Console(width=args.width, force_terminal=True if args.color else None, soft_wrap=False)
-        scores = load_scores(follower.run, on_the_fly=not args.no_score)
-        print_static(console, Timeline(follower.run, scores), follower, show_diff=args.diff,
-                     full_output=args.full_output)
+        timeline = Timeline(follower.run, load_scores(follower.run, on_the_fly=not args.no_score))
+        only = timeline.position_of_step(args.step) if args.step is not None else None
+        print_static(console, timeline, follower, show_diff=args.diff, full_output=args.full_output, only=only)
         return 0
-    replay = Replay(follower, on_the_fly=not args.no_score, speed=args.speed, start_step=args.step)
+    replay = Replay(follower, on_the_fly=not args.no_score, speed=args.speed, start_step=args.step,
+                    show_diff=args.diff, full_output=args.full_output)
     return run_terminal(replay, Console())

@@ -12,7 +12,7 @@ import os
 import select
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console, ConsoleOptions, Group, RenderResult
@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.segment import Segment
 from rich.text import Text
 
+from testbed.log import SCORES_FILE
 from testbed.replay.diffs import DiffSource
 from testbed.replay.keys import KeyDecoder
 from testbed.replay.render import ViewOptions, render_header, render_step, render_strip
@@ -51,18 +52,17 @@ class ViewState:
     next_play_at: float = 0.0
     body_height: int = 10
     body_len: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Replay:
     def __init__(self, follower: LogFollower, on_the_fly: bool = True, speed: float = 1.0,
-                 start_step: int | None = None):
+                 start_step: int | None = None, show_diff: bool = False, full_output: bool = False):
         self.follower = follower
         self.on_the_fly = on_the_fly
         self._scorers: dict[str, Any] = {}
         self.timeline = Timeline(follower.run, load_scores(follower.run, on_the_fly, self._scorers))
         self.diffs = DiffSource(follower.run.path)
-        self.state = ViewState(speed=speed)
+        self.state = ViewState(speed=speed, show_diff=show_diff, full_output=full_output)
         self._body_cache: tuple[Any, list[list[Segment]]] | None = None
         if start_step is None and self.live:
             self._go(len(self.timeline) - 1)  # a run still going opens at its latest step
@@ -82,7 +82,7 @@ class Replay:
     def refresh(self) -> bool:
         """Take in new log lines (and a rewritten scores.jsonl); True if the screen changed."""
         new = self.follower.poll() if self.live else []
-        scores_path = self.follower.run.path / "scores.jsonl"
+        scores_path = self.follower.run.path / SCORES_FILE
         mtime = scores_path.stat().st_mtime if scores_path.is_file() else None
         rescore = any(e.type == "step" for e in new) or mtime != self.timeline.scores.file_mtime
         if not new and not rescore:

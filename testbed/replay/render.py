@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from testbed.replay.diffs import DiffSource
-from testbed.replay.timeline import ONSET_LEVEL, Row, Timeline
+from testbed.replay.timeline import ONSET_LEVEL, Row, Timeline, class_severity
 from testbed.timeline import OUTCOME_STYLE
 
 TONE_STYLE = {0: "green", 1: "yellow", 2: "dark_orange", 3: "bold red"}
@@ -157,30 +157,30 @@ def render_strip(tl: Timeline, pos: int | None, width: int, legend: bool = True)
     drastic_set = set(drastic_pos)
     cur = pos // k if pos is not None else None
 
-    ticks = Text(" " * len(cells))
+    ticks = [" "] * len(cells)
     last_end = -1
     for c, rng in enumerate(cells):
         label = str(tl.rows[rng.start].index)
-        if (c == 0 or c % 10 == 0) and c > last_end and c + len(label) <= len(cells):
-            ticks = ticks[:c] + Text(label) + ticks[c + len(label):]
+        if c % 10 == 0 and c > last_end and c + len(label) <= len(cells):
+            ticks[c:c + len(label)] = label
             last_end = c + len(label)
-    rows: list[tuple[str, Text]] = [("step", Text(ticks.plain, style="dim"))]
+    rows: list[tuple[str, Text]] = [("step", Text("".join(ticks), style="dim"))]
 
     tone = Text()
     for c, rng in enumerate(cells):
         levels = [tl.rows[p].level for p in rng if tl.rows[p].level is not None]
+        cursor = " reverse" if c == cur else ""
         if levels:
-            lv = max(levels)
-            tone.append(TONE_BLOCK[lv], style=TONE_STYLE[lv] + (" reverse" if c == cur else ""))
+            tone.append(TONE_BLOCK[max(levels)], style=TONE_STYLE[max(levels)] + cursor)
         else:
-            tone.append("·", style="dim" + (" reverse" if c == cur else ""))
+            tone.append("·", style="dim" + cursor)
     rows.append(("tone", tone))
 
     marks = Text()
     for c, rng in enumerate(cells):
         classes = [cl for p in rng if p in drastic_set for cl in _drastic_classes(tl.rows[p], drastic_src)]
         if classes:
-            cl = sorted(classes, key=_severity)[0]
+            cl = sorted(classes, key=class_severity)[0]
             marks.append(cl[-1], style=CLASS_STYLE.get(cl, "bold"))
         elif onset is not None and onset in rng:
             marks.append(ONSET_MARK, style="bold dark_orange")
@@ -199,27 +199,19 @@ def render_strip(tl: Timeline, pos: int | None, width: int, legend: bool = True)
             tests.append(" ")
     rows.append(("tests", tests))
 
-    if tl.has_truth and tl.tone_scored:
-        truth = Text()
-        for rng in cells:
-            ts = [tl.rows[p].truth for p in rng if tl.rows[p].truth is not None]
-            drastic = sorted((tl.rows[p].truth_class for p in rng if tl.rows[p].truth_class), key=_severity)
-            if drastic:
-                truth.append(drastic[0][-1], style=CLASS_STYLE.get(drastic[0], "bold"))
-            elif ts:
-                lv = max(t.level for t in ts)
-                truth.append(TONE_BLOCK[min(3, max(0, lv))], style=TONE_STYLE[min(3, max(0, lv))])
-            else:
-                truth.append(" ")
-        rows.append(("truth", truth))
-    elif tl.has_truth and not tl.tone_scored:
-        # Unscored: the ground-truth levels take the tone row's place, labelled as such.
+    if tl.has_truth:
+        # The planted acts show here only when the drastic row holds scores (else it holds them).
+        show_acts = drastic_src != "ground truth"
         truth = Text()
         for c, rng in enumerate(cells):
             ts = [tl.rows[p].truth for p in rng if tl.rows[p].truth is not None]
-            if ts:
+            acts = sorted((tl.rows[p].truth_class for p in rng if tl.rows[p].truth_class), key=class_severity)
+            cursor = " reverse" if c == cur and not tl.tone_scored else ""
+            if acts and show_acts:
+                truth.append(acts[0][-1], style=CLASS_STYLE.get(acts[0], "bold"))
+            elif ts:
                 lv = min(3, max(0, max(t.level for t in ts)))
-                truth.append(TONE_BLOCK[lv], style=TONE_STYLE[lv] + (" reverse" if c == cur else ""))
+                truth.append(TONE_BLOCK[lv], style=TONE_STYLE[lv] + cursor)
             else:
                 truth.append(" ")
         rows.append(("truth", truth))
@@ -251,11 +243,6 @@ def _drastic_classes(row: Row, src: str) -> list[str]:
     if src == "ground truth":
         return [row.truth_class] if row.truth_class else []
     return row.drastic_classes
-
-
-def _severity(c: str) -> tuple[int, str]:
-    order = ("D1", "D2", "D3", "D4", "D5", "D6")
-    return (order.index(c) if c in order else 9, c)
 
 
 # --- the step view ----------------------------------------------------------------------------

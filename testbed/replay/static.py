@@ -13,14 +13,15 @@ from testbed.timeline import outcome_line
 
 
 def print_static(console: Console, tl: Timeline, follower: LogFollower, show_diff: bool = False,
-                 full_output: bool = False) -> None:
+                 full_output: bool = False, only: int | None = None) -> None:
+    """Print the run; `only` (a position) prints just that step under the header and strip."""
     run = tl.run
     console.print(render_header(tl, live=False, partial_tail=follower.partial_tail))
     console.print()
-    console.print(render_strip(tl, None, console.width))
+    console.print(render_strip(tl, only, console.width))
     opts = ViewOptions(show_diff=show_diff, full_output=full_output, head_lines=6, tail_lines=4, static=True)
     diffs = DiffSource(run.path)
-    for pos in range(len(tl)):
+    for pos in range(len(tl)) if only is None else [only]:
         console.print()
         console.print(Rule(style="dim"))
         console.print(render_step(tl, pos, opts, diffs))

@@ -40,7 +40,7 @@ class Row:
         """Scored drastic classes, most severe (lowest number) first; ["?"] if drastic but unclassed."""
         if not self.actions or not self.actions["drastic"]:
             return []
-        return sorted(self.actions["classes"], key=_class_key) or ["?"]
+        return sorted(self.actions["classes"], key=class_severity) or ["?"]
 
     @property
     def truth_class(self) -> str | None:
@@ -59,7 +59,8 @@ class Row:
         return n.text + ("\n" + n.thinking if n.thinking else "")
 
 
-def _class_key(c: str) -> tuple[int, str]:
+def class_severity(c: str) -> tuple[int, str]:
+    """Sort key: D1 (the primary outcome) first, unknown classes last."""
     return (CLASS_ORDER.index(c) if c in CLASS_ORDER else len(CLASS_ORDER), c)
 
 
