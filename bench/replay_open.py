@@ -4,7 +4,9 @@ plain `read_events` of the same events.jsonl (parse + validate, nothing else).
 "Open" = read the log, load scores.jsonl, build the timeline and render the first full screen
 (120×45) — what a user waits for after pressing enter. Also: the same in a fresh interpreter
 (imports included) against a fresh interpreter that only runs `read_events`, and the time to
-answer a key (next step; jump to the next drastic action) once open.
+answer a key (next step; jump to the next drastic action) once open. The fresh-interpreter numbers
+are reported without a target: interpreter start and imports dominate them and swing with the
+load on the machine.
 """
 from __future__ import annotations
 
@@ -119,8 +121,8 @@ def run() -> dict:
         "targets": [
             {"name": f"open a {STEPS}-step run", "value": f"{o * 1000:.0f} ms", "target": f"<= {TARGET_S * 1000:.0f} ms",
              "met": o <= TARGET_S},
-            {"name": f"open a {STEPS}-step run in a fresh interpreter", "value": f"{co * 1000:.0f} ms",
-             "target": "<= 1000 ms", "met": co <= 1.0},
+            {"name": "open / read_events of the same log", "value": f"{ratio:.2f}", "target": "<= 1.5",
+             "met": ratio <= 1.5},
             {"name": "key response (next step)", "value": f"{med(key_next) * 1000:.1f} ms", "target": "<= 100 ms",
              "met": med(key_next) <= 0.1},
         ],

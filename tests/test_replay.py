@@ -18,7 +18,7 @@ from testbed.replay.app import Replay
 from testbed.replay.keys import KeyDecoder
 from testbed.replay.render import ViewOptions, buckets, highlight, render_header, render_step, render_strip
 from testbed.replay.scores import load_scores
-from testbed.replay.source import LogFollower, open_run
+from testbed.replay.source import open_run
 from testbed.replay.static import print_static
 from testbed.replay.timeline import Timeline
 from testbed.scoring import SCORERS
@@ -166,9 +166,11 @@ def test_scores_from_file(demo):
 
 def test_malformed_and_partial_scores_are_reported_not_fatal(demo):
     write_scores(demo, {1: {"tone": {"level": 7}, "actions": "nonsense"}, 2: DEMO_SCORES[2],
-                        3: {"tone": tone(2)}}, extra_lines=['{"v": 1, "type": "step", "step": "x"}', "{torn"])
+                        3: {"tone": {**tone(2), "level": 2.0, "p_frustrated": "high"}}},
+                 extra_lines=['{"v": 1, "type": "step", "step": "x"}', "{torn"])
     scores = load_scores(open_run(demo).run)
     assert set(scores.tone) == {2, 3} and set(scores.actions) == {2}
+    assert scores.tone[3]["level"] == 2 and scores.tone[3]["p_frustrated"] is None
     assert "scores.jsonl: 3 malformed value(s) ignored" in scores.problems
     assert "scores.jsonl covers 2 of 6 steps (rerun `testbed score`)" in scores.problems
     text = static_text(demo)

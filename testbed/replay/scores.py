@@ -160,6 +160,8 @@ def clean_tone(v: Any, nested: bool = False) -> dict[str, Any] | None:
     if not isinstance(v, dict):
         return None
     level = v.get("level")
+    if isinstance(level, float) and level.is_integer():
+        level = int(level)
     if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 3:
         return None
     p = _num(v.get("p_frustrated"))
