@@ -3,8 +3,10 @@ none), navigation, the strip's compression, and the static print-out from a reco
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -442,6 +444,15 @@ def test_cli_without_a_tty_prints_the_static_timeline(demo):
     assert "\x1b[" not in res.stdout  # piped: no colour unless asked
     colour = run_cli("replay", str(demo), "--static", "--no-score", "--color")
     assert colour.returncode == 0 and "\x1b[" in colour.stdout
+
+
+def test_cli_static_into_a_pipe_closed_early(tmp_path):
+    run = write_synthetic_run(tmp_path, steps=300, seed=1, scores=False)
+    proc = subprocess.Popen(f"{sys.executable} -m testbed replay {run} --no-score | head -2", shell=True,
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, executable="/bin/bash")
+    out, err = proc.communicate(timeout=300)
+    assert len(out.splitlines()) == 2 and err == ""  # rich ends quietly on a closed pipe
 
 
 def test_cli_static_single_step(demo):
