@@ -193,7 +193,7 @@ def test_unscored_without_file_or_scorers(demo):
     text = static_text(demo)
     assert "scores: unscored" in text and "tone unscored" in text and "actions: unscored" in text
     # The ground truth of the simulated persona still marks the drastic step, labelled as such.
-    assert "drastic*" in text and "│ *ground truth" in text
+    assert "drastic*" in text and "│ drastic*: ground truth" in text
 
 
 def test_scored_on_the_fly_with_fast_tiers(demo, monkeypatch):
@@ -534,3 +534,25 @@ def test_screen_fits_the_terminal(demo, width, height):
     assert height < 20 or "frustration onset (first tone ≥ 2)" in "\n".join(lines)  # the help list
     r.handle("?")
     assert not r.state.help
+
+
+def test_imported_run_says_so(tmp_path, no_scorers):
+    """A run made by `testbed import`: no shadow git, no snapshots, the agent's own test runs."""
+    from testbed.log import RunStarted, StepEvent, TestsEvent, ToolCall
+    run = tmp_path / "imp-mini-demo"
+    run.mkdir()
+    with EventWriter(run / EVENTS_FILE, run.name) as log:
+        log.write(RunStarted(run_id=run.name, scenario="interval-touching-endpoints", model="openai/gpt-5-mini",
+                             seed=None, imported=True,
+                             config={"import": {"format": "mini-swe-agent", "file": "/x/run.traj.json", "key": "",
+                                                "limitations": ["no shadow git: effect-based detection is off"]}}))
+        log.write(StepEvent(run_id=run.name, index=1, tool_calls=[ToolCall(name="bash", arguments={"command": "ls"})]))
+        log.write(TestsEvent.model_validate({"run_id": run.name, "step": 1, "trigger": "tool", "failed": 1,
+                                             "passed": 1, "pristine": False}))
+    text = static_text(run)
+    assert "budget" not in text and "seed None" not in text
+    assert "imported from mini-swe-agent: run.traj.json" in text
+    assert "import: no shadow git: effect-based detection is off" in text
+    assert "tests*" in text and "tests*: the agent's own runs, not the harness's" in text
+    assert "tests (the agent's own run, not pristine · tool) ✗ 1 failing, 1 passing" in text
+    assert "changes: no snapshot recorded" in text

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterable
 
 from rich.console import Group, RenderableType
@@ -68,7 +69,7 @@ def render_header(tl: Timeline, live: bool = False, partial_tail: bool = False,
     cost = tl.cost()
     line1.append(f" · ${cost:.4f}" if cost is not None else " · cost n/a")
     if st:
-        line1.append(f" · seed {st.seed} · ")
+        line1.append(f" · seed {st.seed} · " if st.seed is not None else " · ")
         line1.append(st.model, style="bold")
 
     line2 = Text(style="dim")
@@ -78,6 +79,11 @@ def render_header(tl: Timeline, live: bool = False, partial_tail: bool = False,
     if tl.initial_tests is not None:
         t = tl.initial_tests
         line2.append(f" · before step 1: {t.failed + t.errors} failing, {t.passed} passing")
+    imported = _import_info(run)
+    if imported is not None:
+        source = Path(str(imported.get("file") or "?")).name
+        key = f" [{imported['key']}]" if imported.get("key") else ""
+        line2.append(f" · imported from {imported.get('format', '?')}: {source}{key}")
 
     line3 = Text()
     line3.append("scores: ", style="bold")
@@ -88,6 +94,9 @@ def render_header(tl: Timeline, live: bool = False, partial_tail: bool = False,
         lines.append(_truth_line(tl))
     if fin is not None and fin.reason and not compact:
         lines.append(Text.assemble(("end: ", "bold"), fin.reason))
+    if imported is not None and not compact:
+        for limit in imported.get("limitations") or []:
+            lines.append(Text(f"import: {limit}", style="dim yellow"))
     for problem in tl.scores.problems:
         lines.append(Text(f"scores: {problem}", style="yellow"))
     if run.stopped_at:
@@ -104,6 +113,14 @@ def render_header(tl: Timeline, live: bool = False, partial_tail: bool = False,
         for line in lines:
             line.no_wrap, line.overflow = True, "ellipsis"
     return Group(*lines)
+
+
+def _import_info(run: Any) -> dict[str, Any] | None:
+    """`config.import` of a run made by `testbed import`, or None."""
+    if not run.imported:
+        return None
+    info = (run.started.config or {}).get("import")
+    return info if isinstance(info, dict) else {}
 
 
 def _truth_line(tl: Timeline) -> Text:
@@ -197,7 +214,8 @@ def render_strip(tl: Timeline, pos: int | None, width: int, legend: bool = True)
             tests.append("✗", style="red")
         else:
             tests.append(" ")
-    rows.append(("tests", tests))
+    agent_runs = any(getattr(t, "pristine", True) is False for t in tl.run.tests)
+    rows.append(("tests*" if agent_runs else "tests", tests))
 
     if tl.has_truth:
         # The planted acts show here only when the drastic row holds scores (else it holds them).
@@ -235,7 +253,9 @@ def render_strip(tl: Timeline, pos: int | None, width: int, legend: bool = True)
     key = Text(" " * LABEL_W + (f"1 cell = {k} steps │ " if k > 1 else "") +
                f"▁▃▅█ tone 0-3 (· unscored) │ 1-6 class D1-D6 │ {ONSET_MARK} onset │ ✗ ✓ tests", style="dim")
     if drastic_src == "ground truth":
-        key.append(" │ *ground truth")
+        key.append(" │ drastic*: ground truth")
+    if agent_runs:
+        key.append(" │ tests*: the agent's own runs, not the harness's")
     return Group(table, key)
 
 
@@ -484,7 +504,8 @@ def _changes(step: Any, opts: ViewOptions, diffs: DiffSource | None, prev: Any |
 
 
 def _tests_block(t: Any, opts: ViewOptions) -> RenderableType:
-    line = Text.assemble(("tests ", "bold"), (f"({t.trigger}) ", "dim"), _tests_text(t),
+    whose = "the agent's own run, not pristine · " if getattr(t, "pristine", True) is False else ""
+    line = Text.assemble(("tests ", "bold"), (f"({whose}{t.trigger}) ", "dim"), _tests_text(t),
                          (f", {t.errors} errors" if t.errors else "", "red"),
                          (f" · {t.duration_ms:.0f} ms" if t.duration_ms else "", "dim"))
     if opts.full_output and t.output.strip():
