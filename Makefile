@@ -10,6 +10,7 @@ STEPS ?=
 RUN ?=
 FILE ?=
 PYTEST_ARGS ?=
+STATIC ?=
 
 .PHONY: setup venv docker image scenario test test-fast bench replay report batch cleanup clean
 
@@ -35,6 +36,10 @@ test-fast: setup
 
 bench: setup
 	$(PY) -m bench
+
+replay: venv
+	@test -n "$(RUN)" || { echo "usage: make replay RUN=<run directory or run id> [STATIC=1]" >&2; exit 2; }
+	$(TESTBED) replay $(RUN) $(if $(STATIC),--static)
 
 cleanup: venv
 	$(TESTBED) cleanup

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHES = ["bench.step_overhead", "bench.import_speed"]
+BENCHES = ["bench.step_overhead", "bench.import_speed", "bench.replay_open"]
 
 
 def main(argv: list[str]) -> int:

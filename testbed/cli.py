@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "testbed.commands.score",
     "testbed.commands.classify",
     "testbed.commands.import_",
+    "testbed.commands.replay",
 ]
 
 
