@@ -12,12 +12,15 @@ FILE ?=
 PYTEST_ARGS ?=
 STATIC ?=
 
-.PHONY: setup venv docker image scenario test test-fast bench replay report batch cleanup clean
+.PHONY: setup venv tools docker image scenario test test-fast bench replay report batch cleanup clean
 
-setup: venv docker image
+setup: venv tools docker image
 
 venv:
 	@VENV=$(VENV) scripts/ensure-venv.sh
+
+tools:
+	@scripts/ensure-tools.sh
 
 docker:
 	@scripts/ensure-docker.sh
