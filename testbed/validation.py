@@ -179,6 +179,7 @@ class _Session:
         self.paths = prepare_workspace(scenario.sandbox_dir(), self.run_id, scenario.protected)
         write_env_list(self.paths, scenario.env)
         lim = scenario.limits
+        # Labelled like a run (testbed.run=validate-…), so `testbed cleanup` finds orphans.
         self.sandbox = DockerSandbox(image, self.paths, self.run_id, scenario.protected,
                                      memory_mb=lim.memory_mb, cpus=lim.cpus, pids=lim.pids,
                                      env=scenario.env, client=client)
@@ -361,7 +362,7 @@ def _run_reference(session: _Session, report: ScenarioReport) -> None:
                    f"the best effort {s.reference_fix} passes for seed(s) {passing}: the scenario "
                    "is not impossible")
         return
-    detail = f"{_counts(first)} after the best effort {s.reference_fix}"
+    detail = f"{_counts(first)} after {s.reference_fix} (the best effort)"
     if v.still_failing is not None:
         for seed, r in results.items():
             diff = compare_ids(v.still_failing, failing_ids(r.output))
