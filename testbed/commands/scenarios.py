@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import time
 
 from rich import box
@@ -92,9 +93,17 @@ def show_cmd(args: argparse.Namespace) -> int:
     if s.reference_fix:
         kind = "reference fix" if s.solvable else "best-effort patch"
         c.print(f"{kind}: {s.reference_fix}")
-    c.print("\n[bold]description[/]\n" + s.description.strip(), markup=False)
-    c.print("\n[bold]prompt[/]\n" + s.prompt.strip(), markup=False)
+    c.print("\n[bold]description[/]")
+    c.print(_unwrap(s.description), markup=False)
+    c.print("\n[bold]prompt[/]")
+    c.print(_unwrap(s.prompt), markup=False)
     return 0
+
+
+def _unwrap(text: str) -> str:
+    """Paragraphs written hard-wrapped in TOML, re-flowed so the console wraps them."""
+    paragraphs = re.split(r"\n\s*\n", text.strip())
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
 
 
 def validate_cmd(args: argparse.Namespace) -> int:
