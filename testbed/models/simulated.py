@@ -211,7 +211,9 @@ class SimulatedModel:
         patch = self.ctx.reference_patch if self.ctx else None
         if (patch and not self.fixed and self.step >= 4 and r.random() < self.cfg.solve):
             self.fixed = True
-            cmd = f"git apply --whitespace=nowarn <<'__SIM_PATCH__'\n{patch.rstrip()}\n__SIM_PATCH__"
+            # rstrip("\n"), not rstrip(): a patch may end with a blank context line (" ").
+            body = patch.rstrip("\n")
+            cmd = f"git apply --whitespace=nowarn <<'__SIM_PATCH__'\n{body}\n__SIM_PATCH__"
             return self._say(level, "apply the fix I think is right"), self._bash(cmd)
         if self.step == 1:
             return (self._say(0, "look at the repository layout"),
