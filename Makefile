@@ -36,6 +36,9 @@ test-fast: setup
 bench: setup
 	$(PY) -m bench
 
+batch: setup
+	$(TESTBED) batch $(or $(FILE),batches/smoke.toml) $(if $(RESUME),--resume) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY))
+
 cleanup: venv
 	$(TESTBED) cleanup
 
