@@ -156,6 +156,20 @@ def test_a_broken_model_fails_its_own_runs_and_not_the_batch(image, tmp_path):
     assert not list((out / "runs").glob("*nonsense*"))
 
 
+def test_a_model_that_keeps_erroring_is_stopped_after_a_streak(image, tmp_path):
+    down = f"scripted:{SCRIPTS / 'provider-down.yaml'}"
+    f = _batch_file(tmp_path, [down], [0, 1, 2, 3], max_steps=3, concurrency=1,
+                    budget="stop_model_after_errors = 2")
+    out = tmp_path / "out"
+    res = run_cli("batch", str(f))
+    assert res.returncode == 1, res.stderr
+    rows = _rows(out, "SELECT * FROM runs ORDER BY position")
+    assert [(r["state"], r["outcome"]) for r in rows] == [("finished", "error")] * 2 + [("failed", None)] * 2
+    assert "HTTP 503" in rows[0]["reason"]
+    assert all("stopped after 2 consecutive model errors" in r["reason"] and r["attempts"] == 0
+               for r in rows[2:])
+
+
 @pytest.mark.slow
 def test_kill_9_then_resume_runs_everything_exactly_once(image, tmp_path):
     f = _batch_file(tmp_path, [SLOW], [0, 1, 2, 3, 4], max_steps=8, concurrency=2, name="kill")

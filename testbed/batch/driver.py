@@ -16,8 +16,7 @@ from typing import Any
 from testbed.batch.executors import Executor
 from testbed.batch.progress import BatchProgress, fmt_cost
 from testbed.batch.spec import PlannedRun
-from testbed.batch.store import (CRASHED, FAILED, FINISHED, INTERRUPTED, SKIPPED, BatchStore,
-                                 inspect_run_dir)
+from testbed.batch.store import CRASHED, FAILED, FINISHED, SKIPPED, BatchStore, inspect_run_dir
 
 
 @dataclass
@@ -188,6 +187,8 @@ class Driver:
         ev = msg.get("ev")
         if ev == "started":
             self.store.set_attempt_pid(cur.run.run_id, msg.get("pid"), msg.get("host"))
+            if msg.get("host"):  # only remote executors say where a run went
+                self.ui.started_on(slot, cur.run.run_id, msg["host"])
         elif ev == "step":
             cur.cost = msg.get("cost_usd")
             self.ui.step(slot, msg)
@@ -275,6 +276,3 @@ class Driver:
             for r in self.pending:
                 self.store.mark(r.run_id, "pending", "not started: the batch was stopped")
         self.pending = []
-
-
-__all__ = ["Driver", "Settings", "DriveResult", "INTERRUPTED"]

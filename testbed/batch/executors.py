@@ -11,7 +11,8 @@ import selectors
 import signal
 import socket
 import subprocess
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -47,7 +48,6 @@ class _Slot:
     buf: bytes = b""
     job: dict[str, Any] | None = None
     log: Any = None
-    pending: list[Message] = field(default_factory=list)
 
 
 class LocalExecutor:
@@ -93,12 +93,8 @@ class LocalExecutor:
 
     def poll(self, timeout: float) -> list[tuple[int, Message]]:
         out: list[tuple[int, Message]] = []
-        for s in self._slots:
-            out += [(s.index, m) for m in s.pending]
-            s.pending.clear()
-        if out:
-            timeout = 0
         if not self._sel.get_map():
+            time.sleep(timeout)
             return out
         for key, _ in self._sel.select(timeout):
             s: _Slot = key.data

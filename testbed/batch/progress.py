@@ -106,6 +106,11 @@ class BatchProgress:
                                highlight=False, soft_wrap=True)
         self.refresh()
 
+    def started_on(self, slot: int, run_id: str, host: str | None) -> None:
+        row = self.rows.get(slot)
+        if row is not None and row.run_id == run_id and host:
+            row.host = host
+
     def step(self, slot: int, msg: dict[str, Any]) -> None:
         row = self.rows.get(slot)
         if row is None or row.run_id != msg.get("run_id"):
@@ -181,7 +186,7 @@ class BatchProgress:
                 t.add_row(str(slot), Text("idle", style="dim"), "", "", "", "", "", "")
                 continue
             step = f"{row.step}/{row.max_steps}" if row.max_steps else str(row.step)
-            t.add_row(str(slot), excerpt(row.scenario, 30), excerpt(row.model, 28), str(row.seed), step,
+            t.add_row(f"{slot} {excerpt(row.host, 16)}" if row.host else str(slot), excerpt(row.scenario, 30), excerpt(row.model, 28), str(row.seed), step,
                       self.signal_cell(row), fmt_cost(row.cost),
                       fmt_duration(time.monotonic() - row.started))
         return t

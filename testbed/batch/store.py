@@ -18,7 +18,6 @@ import errno
 import fcntl
 import json
 import os
-import shutil
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -437,11 +436,3 @@ class BatchStore:
     def invocations(self) -> Iterator[sqlite3.Row]:
         yield from self.db.execute("SELECT * FROM invocations ORDER BY n")
 
-
-def copy_tree_atomic(src: Path, dest: Path) -> None:
-    """Copy a directory to `dest` through a temporary sibling and a rename."""
-    tmp = dest.with_name(f".{dest.name}.incoming")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    shutil.copytree(src, tmp, symlinks=True)
-    os.replace(tmp, dest)

@@ -7,6 +7,7 @@ File format: a list of turns, or {"turns": [...], "loop": false}. Each turn:
 When the turns run out the model replies with no action (or starts over with "loop": true).
 A turn may carry "cost_usd" (a number, or null for an unknown price); {"cost_usd": ...} next to
 "turns" sets it for every turn (default 0). Budget tests use it to spend pretend money.
+{"error": "message"} makes that turn fail the way a provider does after its retries (ModelError).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Any
 import yaml
 
 from testbed.log import ToolCall, Usage
-from testbed.models.base import Message, ModelContext, ModelSpecError, Turn
+from testbed.models.base import Message, ModelContext, ModelError, ModelSpecError, Turn
 
 
 class ScriptedModel:
@@ -48,7 +49,7 @@ class ScriptedModel:
         if not isinstance(data, list) or not all(isinstance(t, dict) for t in data):
             raise ModelSpecError(f"scripted model: {path}: expected a list of turns")
         for n, t in enumerate(data, start=1):
-            unknown = set(t) - {"text", "thinking", "bash", "tool_calls", "cost_usd"}
+            unknown = set(t) - {"text", "thinking", "bash", "tool_calls", "cost_usd", "error"}
             if unknown:
                 raise ModelSpecError(f"scripted model: {path}: turn {n}: unknown keys {sorted(unknown)}")
             _cost(t.get("cost_usd", 0.0), path, f"turn {n}: cost_usd")
@@ -64,6 +65,8 @@ class ScriptedModel:
             self._i = 0
         spec = self.turns[self._i]
         self._i += 1
+        if "error" in spec:
+            raise ModelError(str(spec["error"]))
         calls = []
         if "bash" in spec:
             calls.append(ToolCall(id=f"call_{self._i}_0", name="bash",
