@@ -172,7 +172,7 @@ def test_a_model_that_keeps_erroring_is_stopped_after_a_streak(image, tmp_path):
 
 @pytest.mark.slow
 def test_kill_9_then_resume_runs_everything_exactly_once(image, tmp_path):
-    f = _batch_file(tmp_path, [SLOW], [0, 1, 2, 3, 4], max_steps=8, concurrency=2, name="kill")
+    f = _batch_file(tmp_path, [SLOW], [0, 1, 2, 3, 4], max_steps=6, concurrency=2, name="kill")
     out = tmp_path / "out"
     proc = _spawn(str(f))
     try:

@@ -118,7 +118,6 @@ def run_job(job: dict[str, Any], out: _Out, state: dict[str, Any]) -> None:
         except Exception as exc:  # an unknown spec, a missing key, a provider that is not installed
             out.send(ev="failed", run_id=run_id, kind="model", reason=f"{type(exc).__name__}: {exc}")
             return
-        scorer = state.get("tone")
         run_dir_box: dict[str, Path] = {}
         cost: dict[str, float | None] = {"usd": 0.0}
 
@@ -130,11 +129,13 @@ def run_job(job: dict[str, Any], out: _Out, state: dict[str, Any]) -> None:
             c = step.usage.cost_usd
             cost["usd"] = None if c is None or cost["usd"] is None else cost["usd"] + c
             tone = None
-            if scorer is not None:
+            if state.get("tone") is not None:
                 try:
-                    tone = _step_tone(scorer, run_dir_box.get("dir", Path(".")), step)
-                except Exception as exc:
-                    print(f"worker: tone scoring failed at step {step.index}: {exc}", file=sys.stderr)
+                    tone = _step_tone(state["tone"], run_dir_box.get("dir", Path(".")), step)
+                except Exception as exc:  # the live view falls back to test status from here on
+                    print(f"worker: live tone scoring disabled after step {step.index}: "
+                          f"{type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+                    state["tone"] = None
             out.send(ev="step", run_id=run_id, index=step.index, tone=tone, cost_usd=cost["usd"],
                      command=step_command(step)[:200],
                      tests=None if tests is None else {"passed": tests.passed, "failed": tests.failed,
