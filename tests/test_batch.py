@@ -109,6 +109,9 @@ def test_a_batch_runs_its_matrix_and_a_resume_has_nothing_left_to_do(image, tmp_
     assert "6 run(s) already finished" in res.stderr and "0 of 6 run(s) to do" in res.stderr
     assert len(_rows(out, "SELECT * FROM attempts")) == 6  # nothing ran twice
 
+    res = run_cli("batch", str(out))  # a batch directory resumes itself, from its own copy of the file
+    assert res.returncode == 0 and "0 of 6 run(s) to do" in res.stderr, res.stderr
+
     res = run_cli("batch", str(f))  # a second start in the same place is refused
     assert res.returncode == 2 and "--resume" in res.stderr
 
