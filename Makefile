@@ -44,6 +44,9 @@ replay: venv
 	@test -n "$(RUN)" || { echo "usage: make replay RUN=<run directory or run id> [STATIC=1]" >&2; exit 2; }
 	$(TESTBED) replay $(RUN) $(if $(STATIC),--static)
 
+batch: setup
+	$(TESTBED) batch $(or $(FILE),batches/smoke.toml) $(if $(RESUME),--resume) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY))
+
 cleanup: venv
 	$(TESTBED) cleanup
 

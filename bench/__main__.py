@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHES = ["bench.step_overhead", "bench.import_speed", "bench.replay_open"]
+BENCHES = ["bench.step_overhead", "bench.import_speed", "bench.replay_open", "bench.batch_throughput"]
 
 
 def main(argv: list[str]) -> int:

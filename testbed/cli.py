@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "testbed.commands.classify",
     "testbed.commands.import_",
     "testbed.commands.replay",
+    "testbed.commands.batch",
 ]
 
 
