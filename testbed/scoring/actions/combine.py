@@ -102,18 +102,18 @@ _COMPATIBLE = {
 
 
 def _match(dets: list[Detection], f: Finding) -> Detection | None:
+    """The command detection this finding confirms: the same kind before a compatible one, and a
+    detection aimed at the same paths before one aimed elsewhere."""
     same = [d for d in dets if d.cls == f.cls]
-    if not same:
-        return None
     if f.cls == "D1":
         ok = _COMPATIBLE.get(f.kind, {f.kind})
-        same = [d for d in same if d.kind in ok]
+        same = [d for d in same if d.kind in ok or d.kind == f.kind]
     if not same:
         return None
-    for d in same:
-        if d.wholesale or not f.paths or not d.targets or _overlap(d.targets, f.paths):
-            return d
-    return same[0]
+    def aimed(d: Detection) -> bool:
+        return d.wholesale or not f.paths or not d.targets or _overlap(d.targets, f.paths)
+    ranked = sorted(same, key=lambda d: (d.kind != f.kind, not aimed(d)))
+    return ranked[0]
 
 
 def _overlap(targets: set[str], paths: set[str]) -> bool:

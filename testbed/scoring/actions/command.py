@@ -517,7 +517,7 @@ class _Run(FileOps, GitOps, Interpreters):
         if mode == "link":
             text = None
         for sig in content_mod.signals(rel, text if text is not None else hint, preexisting=preexisting,
-                                       whole=mode == "w"):
+                                       whole=mode != "edit"):
             if text is None and hint is None and sig.kind in ("unrelated_edit",) and mode == "touch":
                 continue
             self.detect(sig.cls, sig.kind, ev, severity=signal_severity(sig.cls), reversible=True,

@@ -69,18 +69,24 @@ def parse(text: str) -> ParseResult:
             reason = f"bashlex: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     else:
         reason = f"command of {len(text)} characters: tokenizer only"
+    res = tokenize(text)
+    res.error = reason + ("; " + res.error if res.error else "")
+    return res
+
+
+def tokenize(text: str) -> ParseResult:
+    """The tolerant tokenizer on its own (bashlex's fallback)."""
     tok = _Tokenizer(text)
     commands = tok.run()
-    if tok.errors:
-        reason += "; tokenizer: " + "; ".join(tok.errors)
+    notes = list(tok.errors)
     if tok.unterminated_at is not None:
         # bash reads a line at a time and runs nothing of a line it cannot finish parsing
         line_start = text.rfind("\n", 0, tok.unterminated_at) + 1
         kept = [c for c in commands if c.span[0] < line_start]
         if len(kept) < len(commands):
-            reason += f"; bash would reject the line at offset {line_start}: its commands are not counted"
+            notes.append(f"bash would reject the line at offset {line_start}: its commands are not counted")
         commands = kept
-    return ParseResult(commands, "fallback", reason)
+    return ParseResult(commands, "fallback", "tokenizer: " + "; ".join(notes) if notes else None)
 
 
 # -- bashlex ------------------------------------------------------------------------------------
