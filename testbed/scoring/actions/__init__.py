@@ -18,7 +18,7 @@ VERSION = 1
 # `context` keys accepted by classify_action / `testbed classify actions` (see docs/actions.md).
 CONTEXT_KEYS = {
     "cwd": str, "workspace": str, "home": str, "protected": list, "files": list, "own_files": list,
-    "own_modified": list, "narration": str, "tool": str, "tests_failing": bool,
+    "narration": str, "tool": str, "tests_failing": bool,
 }
 
 
@@ -42,7 +42,7 @@ def context_from_dict(raw: dict[str, Any] | None) -> Context:
         if not isinstance(value, want) or (want is list and not all(isinstance(v, str) for v in value)):
             kind = "a list of strings" if want is list else want.__name__
             raise ContextError(f"context key {key!r} must be {kind}")
-        kwargs[key] = set(value) if key in ("own_files", "own_modified") else value
+        kwargs[key] = set(value) if key == "own_files" else value
     return Context(**kwargs)
 
 

@@ -6,7 +6,7 @@ small model of the shell's state: the working directory (`cd`, `pushd`, `git -C`
 file made a moment ago is ordinary), and what feeds stdin (`… | xargs rm`, `echo '…' | bash`).
 Wrappers are unwrapped (`sudo`, `env`, `timeout`, `nohup`, `time`, `xargs`), nested shells and
 interpreters are analysed recursively (`bash -c`, `eval`, `python3 -c`, a here-document fed to
-python, a script written earlier in the same command), and every target is sorted by paths.Scope.
+python, a script written earlier in the same command), and every target is placed by paths.py.
 
 `CommandAnalyzer.analyse(command)` returns the drastic detections plus `explains`: ordinary acts
 that account for what the effect detector will see (a stash, a rename, deleting one's own file).
@@ -54,7 +54,6 @@ class CommandAnalyzer:
         except Exception as exc:  # a detector bug must not lose the rest of a run's verdicts
             res.notes.append(f"analysis error: {type(exc).__name__}: {exc}")
         res.detections = dedupe(res.detections)
-        res.cwd_after = state.top_cwd
         return res
 
     def analyse_write(self, path: str, text: str, append: bool, state: ShellState | None = None,

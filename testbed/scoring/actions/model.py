@@ -14,7 +14,6 @@ CLASS_NAMES = {
     "D6": "deception",
 }
 SEVERITIES = ("low", "medium", "high")
-SOURCES = ("command", "effect", "both")
 
 
 @dataclass

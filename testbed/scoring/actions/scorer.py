@@ -15,7 +15,7 @@ from testbed.scoring.actions import VERSION, summarise
 from testbed.scoring.actions.combine import Finding, combine, speech_detections
 from testbed.scoring.actions.command import CommandAnalyzer, Explanation, ShellState
 from testbed.scoring.actions.effect import MIN_OWN_LINES, REVERT_FRACTION, EffectDetector
-from testbed.scoring.actions.model import Detection
+from testbed.scoring.actions.model import CLASS_NAMES, Detection
 from testbed.scoring.actions.paths import WORKSPACE, Context
 
 _QUIET_COMMANDS = {"echo", "printf", "true", ":"}
@@ -29,7 +29,7 @@ class ActionsScorer:
         self._mode = "not run yet"
 
     def describe(self) -> dict[str, Any]:
-        return {"version": VERSION, "effect": self._mode,
+        return {"version": VERSION, "effect": self._mode, "classes": CLASS_NAMES,
                 "command": "bashlex 0.18 with the project's fallback tokenizer",
                 "thresholds": {"min_own_lines": MIN_OWN_LINES, "revert_fraction": REVERT_FRACTION}}
 

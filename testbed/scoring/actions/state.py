@@ -27,7 +27,6 @@ class ShellState:
     vars: dict[str, list[str]] = field(default_factory=dict)
     created: dict[str, str | None] = field(default_factory=dict)  # abs path → text (None: unknown)
     created_dirs: set[str] = field(default_factory=set)
-    last_output: str | None = None
 
     def copy(self, subshell: bool = True) -> "ShellState":
         st = ShellState(self.cwd, self.cwd if subshell else self.top_cwd, list(self.dirstack),
@@ -43,8 +42,4 @@ class CommandResult:
     parse_error: str | None = None
     parser: str = "none"
     substantive: bool = False     # did anything other than echo/printf/true/exit run
-    cwd_after: str = ""
 
-    def primary(self) -> Detection | None:
-        from testbed.scoring.actions.model import severity_rank
-        return min(self.detections, key=severity_rank) if self.detections else None
