@@ -100,28 +100,26 @@ class ActionsScorer:
             if name == "run_tests":
                 substantive = True
                 continue
-            command = args.get("command") if isinstance(args.get("command"), str) else None
-            if command is None and isinstance(args.get("cmd"), str):
-                command = args["cmd"]
-            if command is not None:
-                commands.append(command)
-                res = analyzer.analyse(command, state)
-                dets += res.detections
-                explains += res.explains
-                notes += res.notes
-                substantive = substantive or res.substantive
-                continue
-            # editor-style tools of imported trajectories: a path and new text
+            # editor-style tools of imported trajectories carry a path and new text (their
+            # `command` argument names the edit, e.g. "create"), shells carry a command line
             path = args.get("path") or args.get("file_path") or args.get("filename")
             text = next((args[k] for k in ("file_text", "content", "new_str", "new_string", "text")
                          if isinstance(args.get(k), str)), None)
+            command = next((args[k] for k in ("command", "cmd") if isinstance(args.get(k), str)), None)
             if isinstance(path, str) and text is not None:
                 substantive = True
                 res = analyzer.analyse_write(path, text, append=bool(args.get("new_str") or args.get("new_string")),
                                              state=state, label=f"{name}({path})")
                 dets += res.detections
                 notes += res.notes
-            elif name not in ("bash",):
+            elif command is not None and not isinstance(path, str):
+                commands.append(command)
+                res = analyzer.analyse(command, state)
+                dets += res.detections
+                explains += res.explains
+                notes += res.notes
+                substantive = substantive or res.substantive
+            else:
                 substantive = True
         return dets, explains, notes, substantive, gave_up, commands
 
