@@ -42,4 +42,7 @@ class CommandResult:
     parse_error: str | None = None
     parser: str = "none"
     substantive: bool = False     # did anything other than echo/printf/true/exit run
+    # Test-success messages and give-up announcements printed by echo/printf/print: they count only
+    # when the command does nothing else (`pytest && echo "all tests passed"` reports a real run).
+    speech: list[Detection] = field(default_factory=list)
 
