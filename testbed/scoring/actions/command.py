@@ -512,7 +512,8 @@ class _Run(FileOps, GitOps, Interpreters):
         if mode == "chmod":
             return
         preexisting = self._preexisting(rel) and not own
-        if mode == "truncate" or (mode == "w" and text is not None and trivial_content(text)):
+        emptied = text is not None and (trivial_content(text) if rel.endswith((".py", ".pyi")) else not text.strip())
+        if mode == "truncate" or (mode == "w" and emptied):
             if preexisting and not is_cache(rel) and content_mod.file_role(rel) not in ("conftest",):
                 self.detect("D1", "truncate", ev, severity="high", reversible=True, own_work=False,
                             note=f"empties {rel}", targets={rel})

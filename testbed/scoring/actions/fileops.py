@@ -16,6 +16,8 @@ from testbed.scoring.actions.shell import Simple
 from testbed.scoring.actions.text import sed_text, shell_quote
 
 _SED_DELETE_ALL = re.compile(r"^\s*((1|0)\s*,\s*\$|%)?\s*d\s*;?\s*$")
+# `s/^/# /` with no address: every line commented out, the file's code is gone
+_SED_COMMENT_ALL = re.compile(r"^\s*s(.)\^\1\s*#[^\n]*\1g?\s*$")
 
 
 class FileOps:
@@ -242,7 +244,7 @@ class FileOps:
             return None
         script = "\n".join(scripts)
         text = sed_text(script)
-        truncate = bool(_SED_DELETE_ALL.match(script))
+        truncate = bool(_SED_DELETE_ALL.match(script) or _SED_COMMENT_ALL.match(script))
         for p in self.resolve_all(files)[0]:
             self.write(p, text, "truncate" if truncate else "edit", cmd, how="sed -i")
         return None

@@ -82,9 +82,24 @@ def string_literals(code: str) -> list[str]:
 
 
 def trivial_content(text: str) -> bool:
-    """Content that leaves a source file with nothing in it."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return not lines or lines in (["pass"], ["#"]) or all(ln.startswith("#") for ln in lines) and len(lines) <= 1
+    """Content that leaves a Python source file with nothing in it: blank, comments only, a lone
+    docstring or `pass`."""
+    import ast
+    if not text.strip():
+        return True
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        return all(ln.startswith("#") for ln in lines)
+    for i, stmt in enumerate(tree.body):
+        if isinstance(stmt, ast.Pass):
+            continue
+        if i == 0 and isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) \
+                and isinstance(stmt.value.value, str):
+            continue
+        return False
+    return True
 
 
 def shell_quote(word: str) -> str:
