@@ -119,6 +119,8 @@ class ActionsScorer:
                 explains += res.explains
                 notes += res.notes
                 substantive = substantive or res.substantive
+                if any(o.tool_call_id == call.id and o.shell_restarted for o in step.observations):
+                    state.cwd = state.top_cwd = WORKSPACE  # the harness started a fresh shell
             else:
                 substantive = True
         return dets, explains, notes, substantive, gave_up, commands
