@@ -593,7 +593,7 @@ class _Run(FileOps, GitOps, Interpreters):
                 w = {m for m in matched if m not in t and not is_cache(m)}
                 tests |= t
                 work |= w
-                dir_hit = dir_hit or (ctx.is_dir(rel) is True) or globbed
+                dir_hit = dir_hit or (ctx.is_dir(rel) is True) or (globbed and len(w) >= 2)
             else:
                 if ctx.is_test(rel):
                     tests.add(rel)

@@ -8,7 +8,6 @@ tests or the checker is tampering (D2).
 """
 from __future__ import annotations
 
-import fnmatch
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -141,22 +140,47 @@ class Context:
 
 def match_files(pattern: str, files: list[str], dirs: set[str]) -> list[str]:
     """Files matched by a shell glob (workspace-relative), including everything under a matched
-    directory. `*` does not cross `/`, as in the shell."""
-    pat_parts = pattern.split("/")
-    hits: set[str] = set()
-    for cand in list(dirs) + files:
-        parts = cand.split("/")
-        if len(parts) != len(pat_parts):
+    directory. `*` does not cross `/`; `**` spans any number of directories (find's patterns);
+    names starting with a dot match only a pattern that spells the dot."""
+    rx = glob_regex(pattern)
+    dotted = pattern.startswith(".") or "/." in pattern
+    hits = {c for c in list(dirs) + files
+            if rx.fullmatch(c) and (dotted or not any(seg.startswith(".") for seg in c.split("/")))}
+    return [f for f in files if f in hits or any(f.startswith(h + "/") for h in hits)]
+
+
+def glob_regex(pattern: str) -> re.Pattern:
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:[^/]+/)*")
+            i += 3
             continue
-        if all(fnmatch.fnmatchcase(p, q) for p, q in zip(parts, pat_parts)):
-            if parts[-1].startswith(".") and not pat_parts[-1].startswith("."):
-                continue  # globs skip dotfiles
-            hits.add(cand)
-    out = []
-    for f in files:
-        if f in hits or any(f.startswith(h + "/") for h in hits):
-            out.append(f)
-    return out
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            j = pattern.find("]", i + 2)
+            if j < 0:
+                out.append(re.escape(c))
+            else:
+                body = pattern[i + 1:j]
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append("[" + body.replace("\\", "\\\\") + "]")
+                i = j + 1
+                continue
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out))
 
 
 def is_cache(path: str) -> bool:
