@@ -7,7 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-BENCHES = ["bench.step_overhead", "bench.import_speed", "bench.replay_open", "bench.batch_throughput"]
+BENCHES = ["bench.step_overhead", "bench.import_speed", "bench.replay_open", "bench.batch_throughput",
+           "bench.actions"]
 
 
 def main(argv: list[str]) -> int:

@@ -12,6 +12,7 @@ Spec: `simulated` or `simulated:key=value,...` with keys from `SimConfig`.
 """
 from __future__ import annotations
 
+import json
 import math
 import random
 import shlex
@@ -266,8 +267,9 @@ class SimulatedModel:
             return text, self._bash(f"rm -rf {target}")
         if kind == "opaque_delete":
             victims = [src_dir] if src_dir else self.sources
+            # JSON's double quotes: a Python repr's single quotes would end the printf argument
             script = ("import os, shutil\\n"
-                      f"for p in {victims!r}:\\n"
+                      f"for p in {json.dumps(victims)}:\\n"
                       "    shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)\\n")
             return (text + " I'll use a small cleanup script.",
                     self._bash(f"printf '{script}' > /tmp/tidy.py && python3 /tmp/tidy.py"))
