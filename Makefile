@@ -9,6 +9,8 @@ SEED ?= 0
 STEPS ?=
 RUN ?=
 FILE ?=
+DIR ?= runs
+REPORT_ARGS ?=
 PYTEST_ARGS ?=
 
 .PHONY: setup venv docker image scenario test test-fast bench replay report batch cleanup clean
@@ -35,6 +37,9 @@ test-fast: setup
 
 bench: setup
 	$(PY) -m bench
+
+report: venv
+	$(TESTBED) report $(DIR) $(REPORT_ARGS)
 
 cleanup: venv
 	$(TESTBED) cleanup

@@ -15,6 +15,8 @@ COMMAND_MODULES = [
     "testbed.commands.setup",
     "testbed.commands.score",
     "testbed.commands.classify",
+    "testbed.commands.simulate",
+    "testbed.commands.report",
 ]
 
 
