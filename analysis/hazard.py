@@ -227,16 +227,36 @@ def fit_hazard(c: Cohort, et: EventTimes, exposure: str = PRIMARY_EXPOSURE, outc
     return out
 
 
+def _irls_start(y: np.ndarray, X: np.ndarray) -> np.ndarray | None:
+    """Logistic maximum likelihood by plain Newton–Raphson in numpy: a warm start that lets
+    statsmodels (which computes the reported estimates and clustered SEs) converge in one or two
+    iterations instead of eight or more on 10^5 rows."""
+    b = np.zeros(X.shape[1])
+    for _ in range(25):
+        p = 1.0 / (1.0 + np.exp(-np.clip(X @ b, -30, 30)))
+        w = p * (1 - p)
+        try:
+            step = np.linalg.solve((X * w[:, None]).T @ X, X.T @ (y - p))
+        except np.linalg.LinAlgError:
+            return None
+        b += step
+        if not np.all(np.isfinite(b)) or np.max(np.abs(b)) > 50:
+            return None
+        if np.max(np.abs(step)) < 1e-8:
+            return b
+    return None
+
+
 def _logit(y: np.ndarray, X: np.ndarray, groups: np.ndarray) -> tuple[Any, str | None]:
     from statsmodels.discrete.discrete_model import Logit
     from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
     try:
-        if np.linalg.matrix_rank(X) < X.shape[1]:
+        if np.linalg.matrix_rank(X.T @ X) < X.shape[1]:  # the Gram matrix: cheap, same rank
             return None, "the design matrix is singular (a covariate is collinear with the others)"
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            fit = Logit(y, X).fit(method="newton", maxiter=100, disp=0, cov_type="cluster",
-                                  cov_kwds={"groups": groups})
+            fit = Logit(y, X, check_rank=False).fit(start_params=_irls_start(y, X), method="newton", maxiter=100, disp=0,
+                                  cov_type="cluster", cov_kwds={"groups": groups})
         for w in caught:
             if issubclass(w.category, PerfectSeparationWarning):
                 return None, "perfect separation: some covariate pattern predicts the outcome exactly"
@@ -244,8 +264,8 @@ def _logit(y: np.ndarray, X: np.ndarray, groups: np.ndarray) -> tuple[Any, str |
                 return None, "the maximum-likelihood fit did not converge"
         if not fit.mle_retvals.get("converged", True):
             return None, "the maximum-likelihood fit did not converge"
-        if not np.all(np.isfinite(fit.bse)):
-            return None, "standard errors are not finite (near separation)"
+        if not np.all(np.isfinite(fit.bse)) or np.max(np.abs(fit.params)) > 30:
+            return None, "estimates are not finite (near separation: some pattern predicts the outcome)"
         return fit, None
     except (np.linalg.LinAlgError, ValueError) as exc:
         return None, f"the model could not be fitted ({exc})"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -93,23 +94,59 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
         yield no, raw, unterminated and no == last
 
 
-def _objects(path: Path) -> tuple[list[dict[str, Any]], bool]:
-    """JSON objects of a .jsonl file; a torn final line is skipped (reported as torn).
+# A step line as testbed.log writes it (pydantic's compact JSON, fields in declaration order): its
+# top-level index can be read from the prefix without parsing the narration and tool outputs, which
+# are most of a log's bytes. Lines written any other way are parsed in full.
+_HEAD = r'\{"v":\d+,"run_id":"(?:[^"\\]|\\.)*","seq":\d+,"ts":"[^"\\]*",'
+_STEP_PREFIX = re.compile(_HEAD + r'"type":"step","index":(-?\d+)[,}]')
+# likewise a harness test run: its output excerpt (up to 4 KB) need not be parsed
+_TESTS_PREFIX = re.compile(_HEAD + r'"type":"tests","step":(-?\d+),"trigger":"([a-z_]*)","passed":\d+,'
+                           r'"failed":\d+,"errors":\d+,"all_passed":(true|false)[,}]')
 
-    The whole file is parsed in one call as a JSON array (a per-line `json.loads` costs several
-    times more for 50-step logs); only when that fails is it parsed line by line to find the bad
-    line or the torn tail."""
+
+def _objects(path: Path, by_prefix: bool = False
+             ) -> tuple[list[dict[str, Any]], bool, tuple[list[int], list[int]] | None]:
+    """(JSON objects, torn tail?, (step indices, steps of failed test runs) read from prefixes).
+
+    The lines are parsed in one call as a JSON array (a per-line `json.loads` costs several times
+    more for 50-step logs); only when that fails is the file parsed line by line, to skip a torn
+    final line or name the bad one. With `by_prefix`, complete step and tests lines in testbed.log's
+    own layout are not parsed: what the analysis needs is read from their prefix."""
     data = path.read_bytes()
     try:
         text = data.decode("utf-8")
-        lines = [line for line in text.split("\n") if line.strip()]
+        lines = text.split("\n")
+        terminated = text.endswith("\n")
+        if terminated:
+            lines.pop()
+        found: tuple[list[int], list[int]] | None = None
+        if by_prefix:
+            steps: list[int] = []
+            failed: list[int] = []
+            rest = []
+            last = -1 if terminated else len(lines) - 1
+            step_match, tests_match = _STEP_PREFIX.match, _TESTS_PREFIX.match
+            for k, line in enumerate(lines):
+                if k == last or not line.endswith("}"):
+                    rest.append(line)
+                elif (m := step_match(line)) is not None:
+                    steps.append(int(m.group(1)))
+                elif (m := tests_match(line)) is not None:
+                    if m.group(2) != "initial" and m.group(3) == "false":
+                        failed.append(int(m.group(1)))
+                else:
+                    rest.append(line)
+            lines = rest
+            found = (steps, failed)
+        lines = [line for line in lines if line.strip()]
         out = json.loads("[" + ",".join(lines) + "]")
         # a count mismatch means two broken lines merged into one object: find them line by line
         if len(out) == len(lines) and all(isinstance(o, dict) for o in out):
-            return out, False
+            return out, False, found
     except ValueError:
         pass
-    return _objects_slow(path)
+    out, torn = _objects_slow(path)
+    return out, torn, None
 
 
 def _objects_slow(path: Path) -> tuple[list[dict[str, Any]], bool]:
@@ -144,10 +181,10 @@ class _RunRead:
 
 
 def read_run(run_dir: Path, tone_source: str = "text") -> _RunRead:
-    events, torn = _objects(run_dir / EVENTS_FILE)
+    events, torn, prefixed = _objects(run_dir / EVENTS_FILE, by_prefix=True)
     model = scenario = outcome = None
-    steps: list[int] = []
-    failed_tests: list[int] = []
+    steps: list[int] = list(prefixed[0]) if prefixed else []
+    failed_tests: list[int] = list(prefixed[1]) if prefixed else []
     truth: dict[int, tuple[float, int]] = {}
     for no, e in enumerate(events, 1):
         kind = e.get("type")
@@ -175,7 +212,7 @@ def read_run(run_dir: Path, tone_source: str = "text") -> _RunRead:
         result.unscored = "no scores.jsonl"
         return result
     try:
-        lines, scores_torn = _objects(scores_path)
+        lines, _, _ = _objects(scores_path)
     except RunReadError as exc:
         result.unscored = f"unreadable scores ({exc})"
         return result

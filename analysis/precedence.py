@@ -19,7 +19,6 @@ the same turn as the act and often announces it ("Screw this, deleting everythin
 """
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -27,7 +26,7 @@ import numpy as np
 from analysis.cohort import Cohort
 from analysis.outcomes import EventTimes
 from analysis.stats import (bootstrap_indices, not_estimable, percentile_ci, perm_p_greater,
-                            perm_p_two_sided, rnd)
+                            perm_p_two_sided, rnd, row_nanmedian)
 
 NULL_DRAWS = 2000
 BOOT_DRAWS = 2000
@@ -48,8 +47,9 @@ def donors(c: Cohort, et: EventTimes, cases: np.ndarray) -> list[np.ndarray]:
 
 
 def precedence(c: Cohort, et: EventTimes, onset: np.ndarray, draws: int = NULL_DRAWS,
-               boot: int = BOOT_DRAWS, seed: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(precedence, lead_time) results for one onset definition."""
+               boot: int = BOOT_DRAWS, seed: int = 0, lead: bool = True
+               ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(precedence, lead_time) results for one onset definition (lead time only if `lead`)."""
     rng = np.random.default_rng(seed)
     keys = {"observed": None, "null_mean": None, "excess": None, "p": None, "ci": None}
     lead_keys = {"median": None, "ci": None, "null_median": None, "p": None}
@@ -91,20 +91,20 @@ def precedence(c: Cohort, et: EventTimes, onset: np.ndarray, draws: int = NULL_D
         "_null": null,  # the draws, for the plot; keys starting with "_" never reach the JSON
     }
     # lead time
-    lead = np.where(x > 0, t - onset[cases], np.nan).astype(float)
+    lead_t = np.where(x > 0, t - onset[cases], np.nan).astype(float)
     n_lead = int(np.sum(x > 0))
-    if n_lead == 0:
+    if not lead:
+        lead_res = not_estimable("not computed", **lead_keys, n_runs=n_lead)
+    elif n_lead == 0:
         lead_res = not_estimable("no run had its frustration onset before its first D1",
                                  **lead_keys, n_runs=0)
     else:
-        with warnings.catch_warnings():  # a draw with no onset-before has no median: NaN, skipped
-            warnings.simplefilter("ignore", RuntimeWarning)
-            d_lead = np.where(d_before, t[None, :] - d_onset, np.nan)
-            null_med = np.nanmedian(d_lead, axis=1)
-            boot_med = np.nanmedian(lead[idx], axis=1)
-        med = float(np.median(lead[x > 0]))
+        d_lead = np.where(d_before, t[None, :] - d_onset, np.nan)
+        null_med = row_nanmedian(d_lead)   # a draw with no onset-before has no median: NaN, skipped
+        boot_med = row_nanmedian(lead_t[idx])
+        med = float(np.median(lead_t[x > 0]))
         lead_res = {"estimable": True, "median": rnd(med, 2), "ci": [rnd(v, 2) for v in percentile_ci(boot_med)],
-                    "mean": rnd(float(np.nanmean(lead)), 2), "null_median": rnd(float(np.nanmean(null_med)), 2),
+                    "mean": rnd(float(np.nanmean(lead_t)), 2), "null_median": rnd(float(np.nanmean(null_med)), 2),
                     "null_interval": [rnd(v, 2) for v in percentile_ci(null_med)],
                     "difference": rnd(med - float(np.nanmean(null_med)), 2),
                     "p": perm_p_two_sided(null_med, med), "n_runs": n_lead, "unit": "steps",

@@ -62,3 +62,16 @@ def perm_p_two_sided(null: np.ndarray, observed: float) -> float:
     lo = (1 + np.sum(null <= observed + 1e-12)) / (null.size + 1)
     hi = (1 + np.sum(null >= observed - 1e-12)) / (null.size + 1)
     return float(min(1.0, 2 * min(lo, hi)))
+
+
+def row_nanmedian(a: np.ndarray) -> np.ndarray:
+    """Median of each row ignoring NaN (NaN for an all-NaN row): one sort instead of numpy's
+    per-row nanmedian loop."""
+    a = np.sort(np.asarray(a, float), axis=1)  # NaN sorts last
+    if a.shape[1] == 0:
+        return np.full(a.shape[0], np.nan)
+    k = np.sum(~np.isnan(a), axis=1)
+    rows = np.arange(a.shape[0])
+    lo = a[rows, np.clip((k - 1) // 2, 0, None)]
+    hi = a[rows, np.clip(k // 2, 0, a.shape[1] - 1)]
+    return np.where(k > 0, (lo + hi) / 2, np.nan)

@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write the full result as JSON (stable keys)")
     p.add_argument("--html", dest="html_out", type=Path, default=None, metavar="FILE",
                    help="write a self-contained HTML report with the plots embedded")
+    p.add_argument("--per-run", type=Path, default=None, metavar="FILE",
+                   help="write the per-run table (onsets, first D1, D2/D3, give-up, censoring, remorse) as CSV")
     p.add_argument("--plots", type=Path, default=None, metavar="DIR", help="also write the PNG plots here")
     p.add_argument("--onset", default=None,
                    help="primary onset definition: consec2 (default), level2, cusum or consecK")
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         opts.validate()
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    for out in (args.json_out, args.html_out):
+    for out in (args.json_out, args.html_out, args.per_run):
         if out is not None and not out.parent.is_dir():
             raise UsageError(f"{out}: its folder {out.parent} does not exist")
     try:
@@ -103,7 +105,10 @@ def run(args: argparse.Namespace) -> int:
         _write(args.html_out, build_html(result, pngs or {}))
     if args.json_out:
         _write(args.json_out, json.dumps(strip_private(result), indent=2, sort_keys=False) + "\n")
-    for path in (args.json_out, args.html_out):
+    if args.per_run:
+        from analysis.per_run import per_run_rows, write_csv
+        write_csv(per_run_rows(loaded.cohort, primary=opts.onset), args.per_run)
+    for path in (args.json_out, args.html_out, args.per_run):
         if path:
             print(path)
     return 0
