@@ -94,14 +94,33 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
         yield no, raw, unterminated and no == last
 
 
-# A step line as testbed.log writes it (pydantic's compact JSON, fields in declaration order): its
-# top-level index can be read from the prefix without parsing the narration and tool outputs, which
-# are most of a log's bytes. Lines written any other way are parsed in full.
-_HEAD = r'\{"v":\d+,"run_id":"(?:[^"\\]|\\.)*","seq":\d+,"ts":"[^"\\]*",'
-_STEP_PREFIX = re.compile(_HEAD + r'"type":"step","index":(-?\d+)[,}]')
-# likewise a harness test run: its output excerpt (up to 4 KB) need not be parsed
-_TESTS_PREFIX = re.compile(_HEAD + r'"type":"tests","step":(-?\d+),"trigger":"([a-z_]*)","passed":\d+,'
-                           r'"failed":\d+,"errors":\d+,"all_passed":(true|false)[,}]')
+# A step line as testbed.log writes it (pydantic's compact JSON, fields in declaration order:
+# v, run_id, seq, ts, type, ...): its index can be read after the head without parsing the narration
+# and tool outputs, which are most of a log's bytes; likewise the counts of a harness test run
+# without its output excerpt. A raw `","seq":` or `","type":"` cannot occur inside a JSON string
+# (its quotes would be escaped), so plain `find` locates the fields. Lines written any other way
+# are parsed in full.
+_STEP_TAIL = re.compile(r'"index":(-?\d+)[,}]')
+_TESTS_TAIL = re.compile(r'"step":(-?\d+),"trigger":"([a-z_]*)","passed":\d+,"failed":\d+,"errors":\d+,'
+                         r'"all_passed":(true|false)[,}]')
+
+
+def _head_type(line: str) -> tuple[str | None, int]:
+    """(event type, position of the next field) for a line in testbed.log's layout, else (None, 0)."""
+    if not line.startswith('{"v":'):
+        return None, 0
+    i = line.find(',"run_id":"', 5)
+    if i < 0 or not line[5:i].isdigit():
+        return None, 0
+    j = line.find('","seq":', i + 11)
+    k = line.find(',"ts":"', j + 8) if j >= 0 else -1
+    if k < 0 or not line[j + 8:k].isdigit():
+        return None, 0
+    m = line.find('","type":"', k + 7)
+    e = line.find('"', m + 10) if m >= 0 else -1
+    if e < 0:
+        return None, 0
+    return line[m + 10:e], e + 2
 
 
 def _objects(path: Path, by_prefix: bool = False
@@ -125,17 +144,17 @@ def _objects(path: Path, by_prefix: bool = False
             failed: list[int] = []
             rest = []
             last = -1 if terminated else len(lines) - 1
-            step_match, tests_match = _STEP_PREFIX.match, _TESTS_PREFIX.match
+            step_match, tests_match = _STEP_TAIL.match, _TESTS_TAIL.match
             for k, line in enumerate(lines):
-                if k == last or not line.endswith("}"):
+                kind, pos = _head_type(line) if k != last and line.endswith("}") else (None, 0)
+                m = (step_match(line, pos) if kind == "step" else
+                     tests_match(line, pos) if kind == "tests" else None)
+                if m is None:
                     rest.append(line)
-                elif (m := step_match(line)) is not None:
+                elif kind == "step":
                     steps.append(int(m.group(1)))
-                elif (m := tests_match(line)) is not None:
-                    if m.group(2) != "initial" and m.group(3) == "false":
-                        failed.append(int(m.group(1)))
-                else:
-                    rest.append(line)
+                elif m.group(2) != "initial" and m.group(3) == "false":
+                    failed.append(int(m.group(1)))
             lines = rest
             found = (steps, failed)
         lines = [line for line in lines if line.strip()]
@@ -272,20 +291,48 @@ def read_run(run_dir: Path, tone_source: str = "text") -> _RunRead:
     return result
 
 
+PARALLEL_MIN_RUNS = 400
+
+
+def _read_safely(args: tuple[Path, str]) -> tuple[_RunRead | None, str | None]:
+    d, tone_source = args
+    try:
+        return read_run(d, tone_source), None
+    except (RunReadError, OSError) as exc:
+        return None, str(exc)
+
+
+def _read_all(dirs: list[Path], tone_source: str, workers: int | None) -> Iterator[tuple[_RunRead | None, str | None]]:
+    """Read runs in order; large cohorts in forked worker processes (reading is parsing, CPU-bound)."""
+    jobs = [(d, tone_source) for d in dirs]
+    n = workers if workers is not None else min(os.cpu_count() or 1, 8)
+    if n > 1 and len(dirs) >= PARALLEL_MIN_RUNS:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        try:
+            ctx = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+                yield from pool.map(_read_safely, jobs, chunksize=max(16, len(jobs) // (n * 8)))
+            return
+        except (OSError, ValueError, ImportError):  # no fork here, or no processes allowed: read serially
+            pass
+    for job in jobs:
+        yield _read_safely(job)
+
+
 def load_cohort(paths: Iterable[str | Path], strict: bool = False, tone_source: str = "text",
-                run_dirs: list[Path] | None = None) -> LoadResult:
+                run_dirs: list[Path] | None = None, workers: int | None = None) -> LoadResult:
+    """Read every run (`workers`: processes for large cohorts; default one per CPU, at most 8)."""
     if tone_source not in TONE_SOURCES:
         raise ValueError(f"tone_source must be one of {TONE_SOURCES}")
     dirs = run_dirs if run_dirs is not None else find_run_dirs(paths)
     records: list[RunRecord] = []
     res = LoadResult(cohort=Cohort.from_records([]), found=len(dirs))
-    for d in dirs:
-        try:
-            r = read_run(d, tone_source)
-        except (RunReadError, OSError) as exc:
+    for d, (r, error) in zip(dirs, _read_all(dirs, tone_source, workers)):
+        if r is None:
             if strict:
-                raise RunReadError(str(exc)) from None
-            res.excluded.append((str(d), str(exc)))
+                raise RunReadError(error or f"{d}: unreadable")
+            res.excluded.append((str(d), error or "unreadable"))
             continue
         res.torn_tails += r.torn
         if r.record is None:

@@ -1,7 +1,6 @@
 """Reading run directories: synthetic runs round-trip exactly, logs written by testbed.log read the
 same with and without the prefix fast path, and bad, torn, stale or missing files are handled."""
 import json
-import re
 import shutil
 
 import numpy as np
@@ -96,18 +95,36 @@ def test_prefix_fast_path_reads_what_a_full_parse_reads(tmp_path, monkeypatch):
     assert fast.fails_before == [0, 1, 1, 2, 2]      # failed runs at steps 1, 3, 5 (initial not counted)
     assert fast.remorse[2] and fast.classes[3] == 1
     assert fast.truth_level == [1.0, 2.0, 3.0, 0.0, 1.0]
-    monkeypatch.setattr(load, "_STEP_PREFIX", re.compile("(?!)"))
-    monkeypatch.setattr(load, "_TESTS_PREFIX", re.compile("(?!)"))
+    monkeypatch.setattr(load, "_head_type", lambda line: (None, 0))
     slow = read_run(tmp_path / "r1").record
     assert slow == fast
 
 
-def test_fast_path_prefixes_match_lines_written_by_testbed_log(tmp_path):
-    write_pydantic_run(tmp_path / "r1", ["a", "b"])
-    lines = (tmp_path / "r1" / "events.jsonl").read_text().splitlines()
-    steps = [x for x in lines if '"type":"step"' in x and x.startswith('{"v"') and "index" in x]
-    assert steps and all(load._STEP_PREFIX.match(x) for x in lines if json.loads(x)["type"] == "step")
-    assert all(load._TESTS_PREFIX.match(x) for x in lines if json.loads(x)["type"] == "tests")
+def test_fast_path_recognises_every_step_and_tests_line_written_by_testbed_log(tmp_path):
+    write_pydantic_run(tmp_path / "r1", ["a", 'b","seq":3,"ts":"x","type":"tests"'])
+    for line in (tmp_path / "r1" / "events.jsonl").read_text().splitlines():
+        kind, pos = load._head_type(line)
+        assert kind == json.loads(line)["type"]
+        if kind == "step":
+            assert load._STEP_TAIL.match(line, pos)
+        if kind == "tests":
+            assert load._TESTS_TAIL.match(line, pos)
+    assert load._head_type('{"v":1,"narration":{"x":1},"run_id":"a","seq":1,"ts":"t","type":"step"}') == (None, 0)
+
+
+def test_parallel_reading_gives_the_same_cohort(sim_runs, tmp_path, monkeypatch):
+    _, root = sim_runs
+    copy_runs(root, tmp_path)
+    bad = sorted(tmp_path.iterdir())[7] / "events.jsonl"
+    bad.write_text(bad.read_text().replace('"type":"truth"', '"type":"truth', 1))
+    serial = load_cohort([tmp_path], workers=1)
+    monkeypatch.setattr(load, "PARALLEL_MIN_RUNS", 1)
+    parallel = load_cohort([tmp_path], workers=2)
+    assert serial.excluded == parallel.excluded and len(serial.excluded) == 1
+    assert serial.cohort.run_ids == parallel.cohort.run_ids
+    for f in FIELDS:
+        x, y = getattr(serial.cohort, f), getattr(parallel.cohort, f)
+        assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), f
 
 
 def test_torn_tail_is_skipped_and_counted(sim_runs, tmp_path):

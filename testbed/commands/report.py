@@ -8,7 +8,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
+
+_PROCESS_START = time.perf_counter() - time.process_time()  # roughly when the interpreter started
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,10 +43,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "scorers are registered)")
     p.add_argument("--strict", action="store_true", help="a run with a bad log line is an error")
     p.add_argument("--quiet", action="store_true", help="no tables on stdout")
+    p.add_argument("--timings", action="store_true", help="print how long each phase took, on stderr")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    phases: list[tuple[str, float]] = []
+
+    def phase(name: str) -> None:
+        phases.append((name, time.perf_counter(), time.process_time()))
+
     from rich.console import Console
 
     from analysis.load import RunReadError, find_run_dirs, load_cohort
@@ -71,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     if not dirs:
         raise UsageError(f"no run directories (folders with events.jsonl) under {', '.join(args.dirs)}")
     err = Console(stderr=True)
+    phase("start")
     try:
         loaded = load_cohort([], strict=args.strict, tone_source=args.tone_source, run_dirs=dirs)
         scored_now = 0
@@ -88,14 +99,18 @@ def run(args: argparse.Namespace) -> int:
     if loaded.unscored:
         err.print(f"[yellow]{len(loaded.unscored)} of {loaded.found} run(s) are unscored and left out "
                   f"(e.g. {loaded.unscored[0][0]}: {loaded.unscored[0][1]})[/]", highlight=False)
+    phase("read")
     result = analyze(loaded.cohort, inputs, opts)
+    phase("analyze")
     if not args.quiet:
         from analysis.render import render
         render(result, Console(soft_wrap=False, width=None if sys.stdout.isatty() else 120))
+        phase("tables")
     pngs = None
     if args.html_out or args.plots:
         from analysis.plots import all_pngs
         pngs = all_pngs(result)
+        phase("plots")
     if args.plots:
         args.plots.mkdir(parents=True, exist_ok=True)
         for name, png in pngs.items():
@@ -108,9 +123,18 @@ def run(args: argparse.Namespace) -> int:
     if args.per_run:
         from analysis.per_run import per_run_rows, write_csv
         write_csv(per_run_rows(loaded.cohort, primary=opts.onset), args.per_run)
+    phase("write")
     for path in (args.json_out, args.html_out, args.per_run):
         if path:
             print(path)
+    if args.timings:
+        last, last_cpu = t0, cpu0
+        parts = []
+        for name, t, cpu in phases:
+            parts.append(f"{name} {t - last:.2f} s (cpu {cpu - last_cpu:.2f})")
+            last, last_cpu = t, cpu
+        print(f"testbed report: timings: {', '.join(parts)}; total {last - t0:.2f} s after "
+              f"{t0 - _PROCESS_START:.2f} s of start-up", file=sys.stderr)
     return 0
 
 
