@@ -65,8 +65,8 @@ def precedence(c: Cohort, et: EventTimes, onset: np.ndarray, draws: int = NULL_D
     extra = {"n_runs_with_d1": int(cases_all.size), "n_runs_without_donor": n_no_donor,
              "n_draws": draws, "n_boot": boot}
     if cases.size < 2:
-        reason = (f"{cases.size} run with a D1 has another run of its model × scenario to swap with "
-                  "(at least 2 needed)")
+        reason = (f"only {cases.size} run(s) with a D1 can be paired with another run of the same "
+                  "model × scenario (at least 2 needed)")
         return (not_estimable(reason, **keys, n_runs=int(cases.size), **extra),
                 not_estimable(reason, **lead_keys, n_runs=int(cases.size)))
     t = et.d1[cases]

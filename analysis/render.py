@@ -41,7 +41,7 @@ def fmt_ci(lo: Any, hi: Any, digits: int = 2) -> str:
 
 
 def not_estimable_text(res: dict[str, Any]) -> Text:
-    return Text(f"not estimable ({res.get('reason')})", style="yellow")
+    return Text(f"not estimable ({res.get('reason')})", style="yellow", justify="left")
 
 
 def ordering_table(r: dict[str, Any]) -> Table:

@@ -134,7 +134,7 @@ def _analyze(c: Cohort, inputs: dict[str, Any] | None, options: Options | None) 
                                           min_events=opt.min_events)
     out["case_time_control"] = case_time_control(c, et, K=opt.ctc_windows)
     if c.truth_level is not None and c.truth_classes is not None:
-        out["truth_check"] = _truth_check(c, et, opt)
+        out["truth_check"] = _truth_check(c, opt)
     out["tests"] = _tests(out)
     out["flags"] = _flags(out)
     out["summary"] = _summary(out)
@@ -274,7 +274,7 @@ def _fmt_p(p: float | None) -> str:
     return f"{p:.2g}" if p >= 1e-4 else "<1e-4"
 
 
-def _truth_check(c: Cohort, et, opt: Options) -> dict[str, Any]:
+def _truth_check(c: Cohort, opt: Options) -> dict[str, Any]:
     """What the scorers got right, and the primary test with ground truth instead of scores."""
     valid = c.valid & ~np.isnan(c.level) & ~np.isnan(c.truth_level)
     obs, true = c.level[valid] >= 2, c.truth_level[valid] >= 2

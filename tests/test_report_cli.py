@@ -88,8 +88,10 @@ def test_degenerate_cohorts_are_not_estimable_never_a_crash(tmp_path):
     for d in unscored.iterdir():
         (d / "scores.jsonl").unlink()
     for name, folder in (("no-d1", no_d1), ("one", one), ("unscored", unscored)):
-        res = run_cli("report", str(folder), "--json", str(tmp_path / f"{name}.json"))
+        res = run_cli("report", str(folder), "--json", str(tmp_path / f"{name}.json"),
+                      "--html", str(tmp_path / f"{name}.html"), "--per-run", str(tmp_path / f"{name}.csv"))
         assert res.returncode == 0, (name, res.stderr)
+        assert "<html" in (tmp_path / f"{name}.html").read_text()
         r = strict_json(tmp_path / f"{name}.json")
         for key in ("precedence", "lead_time", "hazard", "case_time_control"):
             assert r[key]["estimable"] is False and r[key]["reason"], (name, key)
