@@ -9,6 +9,8 @@ SEED ?= 0
 STEPS ?=
 RUN ?=
 FILE ?=
+DIR ?= runs
+REPORT_ARGS ?=
 PYTEST_ARGS ?=
 STATIC ?=
 
@@ -46,6 +48,9 @@ replay: venv
 
 batch: setup
 	$(TESTBED) batch $(or $(FILE),batches/smoke.toml) $(if $(RESUME),--resume) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY))
+
+report: venv
+	$(TESTBED) report $(DIR) $(REPORT_ARGS)
 
 cleanup: venv
 	$(TESTBED) cleanup

@@ -18,6 +18,8 @@ COMMAND_MODULES = [
     "testbed.commands.import_",
     "testbed.commands.replay",
     "testbed.commands.batch",
+    "testbed.commands.simulate",
+    "testbed.commands.report",
 ]
 
 
