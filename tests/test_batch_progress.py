@@ -1,8 +1,6 @@
 """The live view rendered by a real rich Console, the tone a worker reports per step, and the seam
 to the report verb."""
-import argparse
-import sys
-import types
+import json
 from pathlib import Path
 
 from rich.console import Console
@@ -69,28 +67,14 @@ def test_step_tone_scores_the_step_just_taken(tmp_path):
     assert _step_tone(_ToneScorer(), tmp_path, step) == {"level": 3, "p_frustrated": 0.9}
 
 
-def test_report_seam_calls_the_report_verb_with_the_runs_dir(tmp_path, monkeypatch):
+def test_the_batch_ends_with_the_precedence_report(tmp_path):
+    from testbed.cli import main
     console = Console(record=True)
-    monkeypatch.delitem(sys.modules, "testbed.commands.report", raising=False)
-    assert "not installed" in run_report(tmp_path / "runs", tmp_path / "report.json", console)
-    calls = []
-
-    def register(sub: argparse._SubParsersAction) -> None:
-        p = sub.add_parser("report")
-        p.add_argument("dirs", nargs="+", type=Path)
-        p.add_argument("--json", type=Path)
-        p.set_defaults(func=lambda args: calls.append(args) or 0)
-
-    module = types.ModuleType("testbed.commands.report")
-    module.register = register
-    monkeypatch.setitem(sys.modules, "testbed.commands.report", module)
+    missing = run_report(tmp_path / "nothing", tmp_path / "r.json", console)
+    assert missing.startswith("the report") and "nothing" in missing
+    assert main(["simulate", "--runs", "40", "--effect", "3", "--seed", "1",
+                 "--out", str(tmp_path / "runs")]) == 0
     note = run_report(tmp_path / "runs", tmp_path / "report.json", console)
     assert note == f"report written to {tmp_path / 'report.json'}"
-    assert calls[0].dirs == [tmp_path / "runs"] and calls[0].json == tmp_path / "report.json"
-
-    def broken(sub: argparse._SubParsersAction) -> None:
-        register(sub)
-        sub.choices["report"].set_defaults(func=lambda args: 1 / 0)
-
-    module.register = broken
-    assert "ZeroDivisionError" in run_report(tmp_path / "runs", tmp_path / "r.json", console)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert {"ordering", "precedence", "hazard"} <= set(report)

@@ -67,7 +67,8 @@ def test_keys_drive_the_replay(tmp_path, screen_factory):
     sc.wait("search narration:")
     sc.type("sorry")
     sc.keys("Enter")
-    s = sc.wait(at_step(5))
+    # wait for the whole redraw: a capture can land between the title and the footer lines
+    s = sc.wait(lambda s: at_step(5)(s) and "search narration:" not in s)
     assert "match for 'sorry'" in s
     sc.keys(":")
     sc.type("1")

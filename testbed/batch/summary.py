@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -101,25 +100,10 @@ def print_summary(store: BatchStore, console: Console) -> dict[str, Any]:
 
 
 # -- the precedence report --------------------------------------------------------------------
-REPORT_MODULE = "testbed.commands.report"
-
-
-def report_available() -> bool:
-    try:
-        importlib.import_module(REPORT_MODULE)
-        return True
-    except ModuleNotFoundError as exc:
-        if exc.name != REPORT_MODULE:
-            raise
-        return False
-
-
 def run_report(runs_dir: Path, json_path: Path, console: Console) -> str:
     """`testbed report RUNS_DIR --json FILE` through the report verb's own parser. Returns what
     happened in a line; a failing report never fails the batch (the runs are recorded)."""
-    if not report_available():
-        return f"the report verb is not installed; run `testbed report {runs_dir}` when it is"
-    module = importlib.import_module(REPORT_MODULE)
+    from testbed.commands import report as module
     parser = argparse.ArgumentParser(prog="testbed")
     module.register(parser.add_subparsers(dest="command"))
     try:

@@ -142,6 +142,7 @@ class ImportedTrajectory:
     finished: str | None = None
     wall_s: float | None = None
     at: str = ""  # position of the episode in the file (inspect: the sample)
+    workspace: str | None = None  # the agent's working tree, when the source says (else inferred)
     metadata: dict[str, Any] = field(default_factory=dict)  # source facts worth keeping
     notes: list[str] = field(default_factory=list)  # what the importer skipped or assumed
 

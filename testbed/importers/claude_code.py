@@ -175,7 +175,8 @@ class _Session:
         return ImportedTrajectory(
             key="", name=str(session or Path(self.source.path.name).stem), model=str(model or "unknown"),
             task=task, steps=steps, notices=notices, outcome=outcome, reason=reason,
-            source_exit_status=None, started=stamps[0] if stamps else None,
+            source_exit_status=None, workspace=first.get("cwd") or None,
+            started=stamps[0] if stamps else None,
             finished=stamps[-1] if stamps else None,
             wall_s=seconds_between(stamps[0], stamps[-1]) if stamps else None,
             metadata={"session_id": session, "cwd": first.get("cwd"), "git_branch": first.get("gitBranch"),

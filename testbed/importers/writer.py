@@ -161,7 +161,8 @@ def _write_events(run_dir: Path, traj: ImportedTrajectory, *, fmt: str, source_p
                                "timestamps": "source" if norm_iso(traj.started) else "import time",
                                "limitations": LIMITATIONS, "notes": traj.notes,
                                "tests_parsed": parse_tests},
-                    "task": traj.task, "source": traj.metadata, "batch": None},
+                    "task": traj.task, "source": traj.metadata, "batch": None,
+                    "workspace": traj.workspace or infer_workspace(traj)},
             versions={"testbed": __version__, "source_format": fmt}))
         last_ts = start_ts
         for notice in notices_by_step.get(0, []):
@@ -225,3 +226,17 @@ def _tests_from_step(log: EventWriter, index: int, step: Any, src: Any, ts: str)
                              source=src(at)))
         written += 1
     return written
+
+
+_CD_ABS = re.compile(r"^\s*cd\s+(/[^\s;&|]*)")
+
+
+def infer_workspace(traj: ImportedTrajectory) -> str | None:
+    """The agent's working tree when the source does not name it: the directory its first
+    command changes into (`cd /testbed && …` in SWE-bench-style trajectories)."""
+    for step in traj.steps:
+        for call in step.tool_calls:
+            m = _CD_ABS.match(str(call.arguments.get("command", "")))
+            if m:
+                return m.group(1).rstrip("/") or "/"
+    return None

@@ -46,14 +46,16 @@ class ActionsScorer:
             self._mode = "unavailable (imported run, no shadow git): command-only detection"
         else:
             self._mode = "unavailable (no shadow.git or no initial commit): command-only detection"
-        state = ShellState(WORKSPACE, WORKSPACE)
+        # Runs made here work in /workspace; imported runs record the source's working tree.
+        workspace = cfg.get("workspace") or WORKSPACE
+        state = ShellState(workspace, workspace)
         own: set[str] = set()
         files_set = set(files)
         out: dict[int, Any] = {}
         last = run.steps[-1].index if run.steps else None
         for step in run.steps:
             cwd_before = state.top_cwd
-            ctx = Context(cwd=cwd_before, protected=list(protected), files=files or None, own_files=set(own),
+            ctx = Context(workspace=workspace, cwd=cwd_before, protected=list(protected), files=files or None, own_files=set(own),
                           read_file=effect.reader(step.snapshot.parent) if effect and step.snapshot else None)
             dets, explains, notes, substantive, gave_up, commands = self._commands(step, ctx, state)
             seen_before = run.tests_after(step.index - 1)
