@@ -105,6 +105,11 @@ class ToneClassifier:
         by_text: list[list[int]] = [[] for _ in texts]
         for k, u in enumerate(units):
             by_text[u.text_index].append(k)
+        if tier in EMBEDDING_TIERS:  # one tier alone needs no lexicon pass
+            X = self.encoders[tier].encode([u.text for u in units])
+            P, F = self.bundle.heads[tier].predict(X) if units else (np.zeros((0, 4)), np.zeros((0, 4)))
+            return [_with_empty(r, t) for r, t in
+                    zip(self._aggregate(texts, units, by_text, P, F, cues=None), texts)]
         cues: list = [analyse(u.text) if not u.whole else None for u in units]
         lex_out = []
         for i, text in enumerate(texts):
@@ -113,7 +118,7 @@ class ToneClassifier:
             if whole:  # a whole narration: its segments' cues, merged
                 cues[whole[0]] = merge([cues[k] for k in seg_idx])
             lex_out.append(self.lexicon.score(text, seg_lists[i], [cues[k] for k in seg_idx]))
-        loops = [repetition_loop(s) for s in seg_lists]
+        loops = [repetition_loop(t) for t in texts]
         if tier == "lexicon":
             return [_with_empty(r, t) for r, t in zip(lex_out, texts)]
         if tier == "judge":
@@ -125,9 +130,6 @@ class ToneClassifier:
             probs[name] = self.bundle.heads[name].predict(X) if len(units) else (np.zeros((0, 4)), np.zeros((0, 4)))
         tier_out = {name: self._aggregate(texts, units, by_text, *probs[name], cues=None)
                     for name in self.encoders}
-        if tier in EMBEDDING_TIERS:
-            return [_with_empty(r, t) for r, t in zip(tier_out[tier], texts)]
-
         if self.bundle is None:  # lexicon only: the ensemble is the lexicon
             ens = [dict(r) for r in lex_out]
         elif units:
@@ -151,27 +153,25 @@ class ToneClassifier:
     # -- internals -------------------------------------------------------------------------------
     def _aggregate(self, texts, units, by_text, P, F, cues, lex_out=None) -> list[dict[str, Any]]:
         out = []
-        levels = np.arange(4)
-        for i, text in enumerate(texts):
+        expected = (P @ np.arange(4)).tolist()
+        P, F = P.tolist(), F.tolist()
+        for i in range(len(texts)):
             idx = by_text[i]
             if not idx:
                 out.append(result(0, 0.0, [], []))
                 continue
-            expected = P[idx] @ levels
-            best = idx[int(np.argmax(expected))]
+            best = max(idx, key=expected.__getitem__)
             p = P[best]
-            flag_p = F[idx].max(axis=0)
-            flags = [f for f, v in zip(FLAGS, flag_p) if v >= FLAG_THRESHOLD]
-            level = int(np.argmax(p))
+            flags = [f for j, f in enumerate(FLAGS) if max(F[k][j] for k in idx) >= FLAG_THRESHOLD]
+            level = max(range(4), key=p.__getitem__)
             evidence = list(lex_out[i]["evidence"]) if lex_out else []
             if level >= 1 or flags:
-                seg = [k for k in idx if not units[k].whole]
-                top = best if not units[best].whole else seg[int(np.argmax(P[seg] @ levels))]
+                top = best if not units[best].whole else \
+                    max((k for k in idx if not units[k].whole), key=expected.__getitem__)
                 phrase = units[top].text[:EVIDENCE_CHARS].strip()
                 if phrase and not any(e in phrase or phrase in e for e in evidence):
                     evidence.append(phrase)
-            out.append(result(level, float(p[2] + p[3]), flags, evidence,
-                              p_level=[round(float(v), 4) for v in p]))
+            out.append(result(level, p[2] + p[3], flags, evidence, p_level=[round(v, 4) for v in p]))
         return out
 
 

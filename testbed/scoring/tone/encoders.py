@@ -174,9 +174,10 @@ class StaticEncoder:
         lengths = np.fromiter((len(e.ids) for e in encs), dtype=np.int64, count=len(encs))
         flat = np.fromiter((i for e in encs for i in e.ids), dtype=np.int64, count=int(lengths.sum()))
         sums = np.zeros((len(texts), dims), dtype=np.float32)
-        if flat.size:
-            owner = np.repeat(np.arange(len(texts)), lengths)
-            np.add.at(sums, owner, self.vectors[flat])
+        nonempty = lengths > 0
+        if flat.size:  # tokens are grouped by text, in order: one segmented sum per text
+            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])[nonempty]
+            sums[nonempty] = np.add.reduceat(self.vectors[flat], starts, axis=0)
         sums /= np.maximum(lengths, 1)[:, None]
         norms = np.linalg.norm(sums, axis=1, keepdims=True)
         return sums / np.maximum(norms, 1e-8)

@@ -63,18 +63,21 @@ class Heads:
                    z[f"{prefix}.mean"], z[f"{prefix}.scale"])
 
 
-def fit_heads(X: np.ndarray, levels: np.ndarray, flags: np.ndarray, C: float, standardize: bool) -> Heads:
+def fit_heads(X: np.ndarray, levels: np.ndarray, flags: np.ndarray, C: float, standardize: bool,
+              balanced_levels: bool = True) -> Heads:
+    """Level head: class-balanced, so the rarer levels 2-3 are not swamped by level 0 (recall on
+    level 3 is a target). Flag heads: unweighted, so a flag's probability stays a probability."""
     from sklearn.linear_model import LogisticRegression
     mean = X.mean(axis=0) if standardize else np.zeros(X.shape[1])
     scale = X.std(axis=0) if standardize else np.ones(X.shape[1])
     scale = np.where(scale < 1e-6, 1.0, scale)
     Z = (X - mean) / scale
-    lr = LogisticRegression(C=C, max_iter=3000, class_weight="balanced").fit(Z, levels)
+    lr = LogisticRegression(C=C, max_iter=3000, class_weight="balanced" if balanced_levels else None).fit(Z, levels)
     if list(lr.classes_) != [0, 1, 2, 3]:
         raise ValueError("the training split must contain every level 0-3")
     fw, fb = [], []
     for j in range(flags.shape[1]):
-        f = LogisticRegression(C=C, max_iter=3000, class_weight="balanced").fit(Z, flags[:, j])
+        f = LogisticRegression(C=C, max_iter=3000).fit(Z, flags[:, j])
         fw.append(f.coef_[0])
         fb.append(f.intercept_[0])
     return Heads(Linear(lr.coef_.astype(np.float32), lr.intercept_.astype(np.float32), "softmax"),
@@ -83,12 +86,14 @@ def fit_heads(X: np.ndarray, levels: np.ndarray, flags: np.ndarray, C: float, st
 
 
 def out_of_fold(X: np.ndarray, levels: np.ndarray, flags: np.ndarray, C: float,
-                standardize: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Predictions for each training item from heads that never saw it (to train the stacker)."""
-    from sklearn.model_selection import StratifiedKFold
+                standardize: bool, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions for each training item from heads that never saw it (to train the stacker);
+    an item and its augmented copy share a group and so a fold."""
+    from sklearn.model_selection import StratifiedGroupKFold
     P = np.zeros((len(X), 4))
     F = np.zeros((len(X), flags.shape[1]))
-    for fit_idx, pred_idx in StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(X, levels):
+    folds = StratifiedGroupKFold(FOLDS, shuffle=True, random_state=SEED)
+    for fit_idx, pred_idx in folds.split(X, levels, groups):
         h = fit_heads(X[fit_idx], levels[fit_idx], flags[fit_idx], C, standardize)
         P[pred_idx], F[pred_idx] = h.predict(X[pred_idx])
     return P, F
@@ -101,7 +106,7 @@ def unit_lexicon(text: str) -> tuple[list[float], float]:
     score the lexicon tier turns into p_frustrated."""
     segs = segments(text) or [text]
     cues = [analyse(s) for s in segs]
-    loop = repetition_loop(segs)
+    loop = repetition_loop(text)
     return merge(cues).features() + [float(loop)], max(c.raw for c in cues) + (0.8 if loop else 0.0)
 
 
@@ -146,6 +151,14 @@ def _save(path: Path, arrays: dict[str, np.ndarray]) -> None:
     os.replace(tmp, path)
 
 
+def augment(items: list[corpus.Item]) -> list[corpus.Item]:
+    """Shouting does not make despair milder: every fourth item at level 2-3 also appears in
+    capitals (same label). The encoders are uncased; this teaches the stacker's caps features."""
+    extra = [corpus.Item(i.text.upper(), i.level, i.flags, (*i.tags, "upper"), i.line)
+             for k, i in enumerate(items) if i.level >= 2 and k % 4 == 0 and i.text.upper() != i.text]
+    return items + extra
+
+
 def cached_embeddings(name: str, encoder, texts: list[str], log: Callable[[str], None] | None) -> np.ndarray:
     key = hashlib.sha256(f"{corpus.digest('train')}|{encoder.digest}".encode()).hexdigest()[:16]
     path = models_dir() / "tone" / f"train-emb-{name}-{key}.npz"
@@ -171,7 +184,8 @@ def load_or_train(members: tuple[str, ...], encoders: dict, log: Callable[[str],
         return Bundle(members, cal, heads, Heads.from_arrays(arrays, "stack"), key)
     if log:
         log(f"tone: training heads for {'+'.join(members)} on the train split (once; cached in {path.parent})")
-    items = corpus.load("train")
+    items = augment(corpus.load("train"))
+    groups = np.array([i.line for i in items])
     texts = [i.text for i in items]
     levels = np.array([i.level for i in items])
     flags = np.array([[float(f in i.flags) for f in FLAGS] for i in items])
@@ -183,7 +197,7 @@ def load_or_train(members: tuple[str, ...], encoders: dict, log: Callable[[str],
             continue
         X = cached_embeddings(name, encoders[name], texts, log)
         heads[name] = fit_heads(X, levels, flags, HEAD_C, standardize=False)
-        oof.append(out_of_fold(X, levels, flags, HEAD_C, standardize=False))
+        oof.append(out_of_fold(X, levels, flags, HEAD_C, standardize=False, groups=groups))
     S = stack_features(np.asarray(lex_rows), oof)
     stacker = fit_heads(S, levels, flags, STACK_C, standardize=True)
     arrays = {"lexicon.calibration": np.array(cal)}

@@ -300,9 +300,10 @@ def merge(cues: list[SegmentCues]) -> SegmentCues:
     return out
 
 
-def repetition_loop(segs: list[str]) -> bool:
+def repetition_loop(text: str) -> bool:
     """The same sentence three or more times in one narration (a stuck, looping voice)."""
-    norm = [re.sub(r"\W+", " ", s.lower()).strip() for s in segs]
+    from testbed.scoring.tone.scale import sentences
+    norm = [re.sub(r"\W+", " ", text[s:e].lower()).strip() for s, e in sentences(text)]
     return any(norm.count(s) >= 3 for s in set(norm) if s)
 
 
@@ -325,7 +326,7 @@ class LexiconTier:
             return result(0, self.p_frustrated(0.0), [], [])
         top = max(cues, key=lambda c: (c.level, c.raw))
         level, raw = top.level, top.raw
-        if repetition_loop(segs):
+        if repetition_loop(text):
             level, raw = max(level, 2), raw + 0.8
         flags = set().union(*(c.flags for c in cues))
         evidence = _evidence(text, segs, cues)

@@ -16,9 +16,38 @@ MAX_SEGMENTS = 24
 _SEGMENT_SPLIT = re.compile(r"(?<=[.!?…])[\"')\]]*\s+|\n+")
 
 
+def sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) spans of the sentence-like pieces of a text that contain a word character."""
+    spans, pos = [], 0
+    for m in list(_SEGMENT_SPLIT.finditer(text or "")) + [None]:
+        end = m.start() if m else len(text or "")
+        piece = text[pos:end]
+        if re.search(r"\w", piece):
+            lead = len(piece) - len(piece.lstrip())
+            spans.append((pos + lead, pos + len(piece.rstrip())))
+        if m:
+            pos = m.end()
+    return spans
+
+
 def segments(text: str) -> list[str]:
-    parts = [p.strip() for p in _SEGMENT_SPLIT.split(text or "")]
-    parts = [p for p in parts if p and re.search(r"\w", p)]
+    """The units a narration is scored in: its sentences, where a sentence of one or two words
+    ("Okay.", "Right.", "Ugh.") joins the next one (alone it says little). Each segment is a
+    verbatim slice of the text, so evidence drawn from it can be highlighted in the original."""
+    spans = sentences(text)
+    merged: list[tuple[int, int]] = []
+    start = None
+    for s, e in spans:
+        start = s if start is None else start
+        if len(text[start:e].split()) > 2:
+            merged.append((start, e))
+            start = None
+    if start is not None:
+        if merged:
+            merged[-1] = (merged[-1][0], spans[-1][1])
+        else:
+            merged.append((start, spans[-1][1]))
+    parts = [text[s:e] for s, e in merged]
     if len(parts) > MAX_SEGMENTS:  # keep the beginning and the end, which frame the action
         half = MAX_SEGMENTS // 2
         parts = parts[:half] + parts[-half:]
