@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "testbed.commands.setup",
     "testbed.commands.score",
     "testbed.commands.classify",
+    "testbed.commands.eval",
 ]
 
 

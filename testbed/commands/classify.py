@@ -6,6 +6,7 @@ import argparse
 import importlib
 
 CLASSIFY_MODULES: list[str] = []
+CLASSIFY_MODULES.append("testbed.commands.classify_tone")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

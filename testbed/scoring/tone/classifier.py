@@ -183,7 +183,11 @@ def _brief(r: dict[str, Any], keep_evidence: bool = False) -> dict[str, Any]:
 
 def _with_empty(r: dict[str, Any], text: str) -> dict[str, Any]:
     if not segments(text):
-        r = dict(r, level=0, p_frustrated=0.0, flags=[], evidence=[], empty=True)
+        zero = {"level": 0, "p_frustrated": 0.0, "flags": []}
+        r = dict(r, **zero, evidence=[], empty=True)
+        r.pop("p_level", None)
+        if "tiers" in r:
+            r["tiers"] = {k: (v if "error" in v else dict(zero)) for k, v in r["tiers"].items()}
     return r
 
 

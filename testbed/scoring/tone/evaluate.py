@@ -60,6 +60,9 @@ def calibration(y: np.ndarray, prob: np.ndarray, bins: int = 10) -> dict[str, fl
 
 
 def metrics(items: list[corpus.Item], preds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Metrics over the items the tier answered (a judge's failed items are counted apart)."""
+    kept = [(i, r) for i, r in zip(items, preds) if "error" not in r]
+    items, preds = [i for i, _ in kept], [r for _, r in kept]
     y = np.array([i.level for i in items])
     p = np.array([r["level"] for r in preds])
     pf = np.array([r["p_frustrated"] for r in preds])

@@ -346,6 +346,7 @@ def _evidence(text: str, segs: list[str], cues: list[SegmentCues], limit: int = 
             if phrase and phrase not in seen and phrase in text:
                 seen.add(phrase)
                 out.append(phrase)
+    out = [p for p in out if not any(p != q and p in q for q in out)]  # keep the longer of nested phrases
     return out[:limit]
 
 
