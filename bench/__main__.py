@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 BENCHES = ["bench.step_overhead"]
+BENCHES.append("bench.tone")
 
 
 def main(argv: list[str]) -> int:

@@ -201,16 +201,21 @@ def _lexicon_only_calibration() -> tuple[float, float]:
     return fit_calibration(raws, [int(item.level >= FRUSTRATED_AT) for item in items])
 
 
+def _soft(level: int) -> np.ndarray:
+    """A level as a distribution: 0.85 on it, the rest on its neighbours."""
+    p = np.zeros(4)
+    p[level] = 0.85
+    near = [n for n in (level - 1, level + 1) if 0 <= n <= 3]
+    p[near] += 0.15 / len(near)
+    return p
+
+
 def _mix_judge(r: dict[str, Any], j: dict[str, Any]) -> dict[str, Any]:
     """Equal-weight mixture of the ensemble with the judge (uncalibrated; see docs/tone.md)."""
     if "error" in j:
         return r
-    jp = np.full(4, 0.0)
-    jp[j["level"]] = 0.85
-    for n in (j["level"] - 1, j["level"] + 1):
-        if 0 <= n <= 3:
-            jp[n] += 0.15 / (1 if j["level"] in (0, 3) else 2)
-    p = 0.5 * np.asarray(r.get("p_level", [1, 0, 0, 0]), dtype=float) + 0.5 * jp
+    mine = np.asarray(r["p_level"], dtype=float) if "p_level" in r else _soft(r["level"])
+    p = 0.5 * mine + 0.5 * _soft(j["level"])
     flags = sorted(set(r["flags"]) | set(j["flags"]))  # the judge can add a flag, not veto one
     evidence = list(r["evidence"]) + [e for e in j.get("evidence", []) if e not in r["evidence"]]
     return {**r, **result(int(np.argmax(p)), float(p[2] + p[3]), flags, evidence,
