@@ -128,7 +128,7 @@ CUES: list[Cue] = [
          r"|\bnot (?:quite|fixed|sure|certain|what I expected)\b|\bno (?:luck|change|effect)\b|\bdidn'?t (?:work|help|do it|change)\b"
          r"|\b(?:that|this) (?:wasn'?t|isn'?t) it\b|\bnope\b|\bsame (?:error|failure|assertion|result|thing|panic)\b|\bdead end\b"
          r"|\bI(?:'m| am) (?:a (?:bit|little) )?(?:lost|stuck)\b|\bwent about as well\b|\bgoing in circles\b|\bwhack-a-mole\b"
-         r"|\bmade (?:it|things) worse\b|\bI(?:'m| am) afraid\b|\bI don'?t (?:get|understand|follow)\b|\bwrong again\b|\bagain\s*[.!?]"
+         r"|\bmade (?:it|things) worse\b|\bI(?:'m| am) afraid\b|\bI don'?t (?:get|understand|follow)\b|\bwrong again\b|\bagain\s*[?!]|\b(?:fail\w*|error|same|broken|red|wrong|still)\b[^.!?]{0,30}\bagain\b"
          r"|\b(?:I|I'd|I had|I was) (?:really )?(?:thought|expected|sure)\b.*\b(?:but|apparently)\b|\bapparently not\b|\bback to the drawing board\b"
          r"|\bso close\b|\bclose,? but\b|\bwait,? (?:what|why)\b|\bwhy (?:is|does|would|do)\b[^.!]*\?|\bwhere did\b", None),
     # --- calm determination (a positive control) ------------------------------------------------
