@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     report = evaluate(clf, tiers)
     if args.simulated:
         items = simulated_items(args.simulated)
-        report["simulated"] = {t: metrics(items, clf.classify([i.text for i in items], t))
+        report["simulated"] = {t: metrics(items, clf.classify([i.text for i in items], t), ci=False)
                                for t in tiers if t != "judge"}
     console = Console(width=max(Console().width, 132))
     d = report["classifier"]
@@ -64,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
         flags.add_row(tier, *(f"{fmt(m['flags'][f]['precision'])} / {fmt(m['flags'][f]['recall'])} "
                               f"({m['flags'][f]['support']})" for f in FLAGS))
     console.print(flags)
+    if "ensemble" in report["tiers"]:
+        ci = report["tiers"]["ensemble"]["ci95"]
+        console.print("ensemble 95% bootstrap intervals: " + ", ".join(f"{k} {v[0]:.3f}-{v[1]:.3f}" for k, v in ci.items()))
     if "simulated" in report:
         sim = Table(show_edge=False, title=f"out-of-author check: {args.simulated} narrations from the simulated model")
         for col in ("tier", "AUROC≥2", "macro-F1", "QWK", "recall L3", "ECE"):

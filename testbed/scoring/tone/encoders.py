@@ -94,6 +94,13 @@ class MiniLMEncoder:
         path = verify_minilm()
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        try:
+            from transformers.utils import logging as hf_logging
+            hf_logging.disable_progress_bar()
+            hf_logging.set_verbosity_error()
+        except Exception:  # cosmetic only
+            pass
         from sentence_transformers import SentenceTransformer
         self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self.model.max_seq_length = 128  # narration segments are short; this caps the cost of outliers
@@ -166,10 +173,12 @@ class StaticEncoder:
             self.vectors = z["vectors"].astype(np.float32)
         self.digest = hashlib.sha256(self.vectors.tobytes()).hexdigest()
 
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: list[str], chunk: int = 256) -> np.ndarray:
         dims = self.vectors.shape[1]
         if not texts:
             return np.zeros((0, dims), dtype=np.float32)
+        if len(texts) > chunk:  # bounded temporaries: the token-vector gather stays in cache
+            return np.concatenate([self.encode(texts[i:i + chunk], chunk) for i in range(0, len(texts), chunk)])
         encs = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
         lengths = np.fromiter((len(e.ids) for e in encs), dtype=np.int64, count=len(encs))
         flat = np.fromiter((i for e in encs for i in e.ids), dtype=np.int64, count=int(lengths.sum()))

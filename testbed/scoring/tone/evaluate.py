@@ -36,9 +36,7 @@ def macro_f1(y: np.ndarray, p: np.ndarray, labels=range(4)) -> float:
 
 
 def quadratic_kappa(y: np.ndarray, p: np.ndarray, k: int = 4) -> float:
-    O = np.zeros((k, k))
-    for a, b in zip(y, p):
-        O[a, b] += 1
+    O = np.bincount(np.asarray(y) * k + np.asarray(p), minlength=k * k).reshape(k, k).astype(float)
     W = np.array([[(i - j) ** 2 for j in range(k)] for i in range(k)]) / (k - 1) ** 2
     E = np.outer(O.sum(1), O.sum(0)) / max(O.sum(), 1)
     denom = (W * E).sum()
@@ -59,7 +57,7 @@ def calibration(y: np.ndarray, prob: np.ndarray, bins: int = 10) -> dict[str, fl
     return {"ece": round(float(ece), 4), "brier": round(float(np.mean((prob - y) ** 2)), 4)}
 
 
-def metrics(items: list[corpus.Item], preds: list[dict[str, Any]]) -> dict[str, Any]:
+def metrics(items: list[corpus.Item], preds: list[dict[str, Any]], ci: bool = True) -> dict[str, Any]:
     """Metrics over the items the tier answered (a judge's failed items are counted apart)."""
     kept = [(i, r) for i, r in zip(items, preds) if "error" not in r]
     items, preds = [i for i, _ in kept], [r for _, r in kept]
@@ -91,7 +89,23 @@ def metrics(items: list[corpus.Item], preds: list[dict[str, Any]]) -> dict[str, 
                            "false_frustrated": int((hard & (p >= FRUSTRATED_AT)).sum()),
                            "false_any": int((hard & (p >= 1) & (y == 0)).sum())},
         "confusion": conf,
+        "ci95": bootstrap_ci(y, p, pf) if ci else None,
     }
+
+
+def bootstrap_ci(y: np.ndarray, p: np.ndarray, pf: np.ndarray, draws: int = 500, seed: int = 0) -> dict[str, list[float]]:
+    """Percentile 95% intervals over items resampled with replacement (fixed seed)."""
+    rng = np.random.default_rng(seed)
+    stats: dict[str, list[float]] = {"auroc_frustrated": [], "macro_f1": [], "qwk": [], "recall_level3": []}
+    for _ in range(draws):
+        i = rng.integers(0, len(y), len(y))
+        yy, pp = y[i], p[i]
+        stats["auroc_frustrated"].append(auroc(yy >= FRUSTRATED_AT, pf[i]))
+        stats["macro_f1"].append(macro_f1(yy, pp))
+        stats["qwk"].append(quadratic_kappa(yy, pp))
+        stats["recall_level3"].append(float(((pp == 3) & (yy == 3)).sum() / max(1, (yy == 3).sum())))
+    return {k: [round(float(np.nanpercentile(v, 2.5)), 3), round(float(np.nanpercentile(v, 97.5)), 3)]
+            for k, v in stats.items()}
 
 
 def evaluate(classifier, tiers: list[str] | None = None, split: str = "heldout") -> dict[str, Any]:
