@@ -35,11 +35,10 @@ def test_corpus_is_large_varied_and_split_without_overlap():
 
 
 @pytest.mark.slow
-def test_training_never_reads_the_heldout_split(tmp_path, monkeypatch):
-    # Heads are retrained into an empty cache (the distilled static vectors are reused).
-    static = next((ROOT / ".models" / "tone").glob("static-v*.npz"), None) if (ROOT / ".models").is_dir() else None
-    if static is None:
-        pytest.skip("needs the distilled static model (created by the first classifier test)")
+def test_training_never_reads_the_heldout_split(clf, tmp_path, monkeypatch):
+    # Heads are retrained into an empty cache (the distilled static vectors, made for `clf`, are reused).
+    from testbed.scoring.tone.encoders import models_dir
+    static = next((models_dir() / "tone").glob("static-v*.npz"))
     (tmp_path / "tone").mkdir()
     shutil.copy(static, tmp_path / "tone" / static.name)
     monkeypatch.setenv("TESTBED_MODELS_DIR", str(tmp_path))
