@@ -34,6 +34,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--simulated must be >= 0")
     clf = build_classifier(args.tiers, "ensemble", args.judge)
     tiers = args.tier or clf.available_tiers()
+    missing = [t for t in tiers if t not in clf.available_tiers()]
+    if missing:
+        raise UsageError(f"tier(s) {missing} unavailable here (available: {', '.join(clf.available_tiers())}"
+                         + ("; --tier judge needs --judge SPEC" if "judge" in missing else "") + ")")
     report = evaluate(clf, tiers)
     if args.simulated:
         items = simulated_items(args.simulated)
