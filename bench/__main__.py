@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 BENCHES = ["bench.step_overhead", "bench.import_speed", "bench.replay_open", "bench.batch_throughput",
-           "bench.actions", "bench.report_speed"]
+           "bench.actions", "bench.report_speed", "bench.tone"]
 
 
 def main(argv: list[str]) -> int:

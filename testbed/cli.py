@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "testbed.commands.batch",
     "testbed.commands.simulate",
     "testbed.commands.report",
+    "testbed.commands.eval",
 ]
 
 
