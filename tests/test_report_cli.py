@@ -88,7 +88,7 @@ def test_degenerate_cohorts_are_not_estimable_never_a_crash(tmp_path):
     for d in unscored.iterdir():
         (d / "scores.jsonl").unlink()
     for name, folder in (("no-d1", no_d1), ("one", one), ("unscored", unscored)):
-        res = run_cli("report", str(folder), "--json", str(tmp_path / f"{name}.json"),
+        res = run_cli("report", str(folder), "--no-score", "--json", str(tmp_path / f"{name}.json"),
                       "--html", str(tmp_path / f"{name}.html"), "--per-run", str(tmp_path / f"{name}.csv"))
         assert res.returncode == 0, (name, res.stderr)
         assert "<html" in (tmp_path / f"{name}.html").read_text()
@@ -119,7 +119,7 @@ def test_unscored_runs_are_reported_and_left_out(cohort_dir, tmp_path):
     shutil.copytree(cohort_dir, folder)
     for d in sorted(folder.iterdir())[:7]:
         (d / "scores.jsonl").unlink()
-    res = run_cli("report", str(folder), "--quiet", "--json", str(tmp_path / "r.json"))
+    res = run_cli("report", str(folder), "--quiet", "--no-score", "--json", str(tmp_path / "r.json"))
     assert res.returncode == 0
     assert "7 of 300 run(s) are unscored and left out" in res.stderr
     r = strict_json(tmp_path / "r.json")
@@ -168,6 +168,23 @@ def test_unscored_runs_are_scored_when_scorers_are_registered(cohort_dir, tmp_pa
     r = strict_json(tmp_path / "r.json")
     assert r["inputs"]["runs_scored"] == 300 and r["inputs"]["scored_now"] == 5
     assert all((d / "scores.jsonl").is_file() for d in victims)
+
+
+def test_unscored_runs_are_scored_by_the_real_scorers(cohort_dir, tmp_path, capsys):
+    from testbed import cli
+    folder = tmp_path / "runs"
+    shutil.copytree(cohort_dir, folder)
+    victims = sorted(folder.iterdir())[:3]
+    for d in victims:
+        (d / "scores.jsonl").unlink()
+    assert cli.main(["report", str(folder), "--quiet", "--json", str(tmp_path / "r.json")]) == 0
+    assert "scoring 3 unscored run(s) with tone, actions" in capsys.readouterr().err
+    r = strict_json(tmp_path / "r.json")
+    assert r["inputs"]["runs_scored"] == 300 and r["inputs"]["scored_now"] == 3
+    for d in victims:
+        lines = [json.loads(x) for x in (d / "scores.jsonl").read_text().splitlines()]
+        assert {"tone", "actions"} <= set(lines[0]["scorers"])
+        assert all(0 <= ln["tone"]["level"] <= 3 for ln in lines[1:])
 
 
 @pytest.mark.parametrize("args, message", [
