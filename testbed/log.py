@@ -276,12 +276,7 @@ def read_events(path: Path | str, strict: bool = True, validate: bool = True) ->
         if not text.strip():
             continue
         try:
-            obj = json.loads(text)
-            if not isinstance(obj, dict):
-                raise ValueError("not a JSON object")
-            if obj.get("type") not in EVENT_TYPES:
-                raise ValueError(f"unknown event type {obj.get('type')!r}")
-            events.append(parse_event(obj) if validate else obj)
+            events.append(parse_line(text, validate))
         except (ValueError, ValidationError) as exc:
             if last_unterminated:
                 torn = True
@@ -292,6 +287,21 @@ def read_events(path: Path | str, strict: bool = True, validate: bool = True) ->
             return ReadResult(events=events, torn_tail=torn, error=f"{path}:{line_no}: {reason}",
                               stopped_at_line=line_no)
     return ReadResult(events=events, torn_tail=torn)
+
+
+def parse_line(text: str, validate: bool = True) -> Any:
+    """One log line as an event (or the raw dict with validate=False); ValueError or
+    ValidationError when it is not one (`line_error` words the reason)."""
+    obj = json.loads(text)
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    if obj.get("type") not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {obj.get('type')!r}")
+    return parse_event(obj) if validate else obj
+
+
+def line_error(exc: Exception) -> str:
+    return _short_reason(exc)
 
 
 def _short_reason(exc: Exception) -> str:

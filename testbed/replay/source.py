@@ -8,13 +8,12 @@ finishes it.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from testbed.log import EVENT_TYPES, EVENTS_FILE, _short_reason, parse_event
+from testbed.log import EVENTS_FILE, line_error, parse_line
 from testbed.rundata import RunData, resolve_run
 
 
@@ -87,7 +86,7 @@ class LogFollower:
                 self._took_unterminated = True
                 new.append(event)
         for event in new:
-            add_event(self.run, event)
+            self.run.add(event)
         self.run.torn_tail = self.partial_tail
         return new
 
@@ -101,31 +100,9 @@ def _parse(raw: bytes) -> tuple[Any | None, str | None]:
     if not text.strip():
         return None, None
     try:
-        obj = json.loads(text)
-        if not isinstance(obj, dict):
-            raise ValueError("not a JSON object")
-        if obj.get("type") not in EVENT_TYPES:
-            raise ValueError(f"unknown event type {obj.get('type')!r}")
-        return parse_event(obj), None
+        return parse_line(text), None
     except (ValueError, ValidationError) as exc:
-        return None, _short_reason(exc)
-
-
-def add_event(run: RunData, e: Any) -> None:
-    """Group one event into a RunData the way `testbed.rundata.load_run` does."""
-    run.events.append(e)
-    if e.type == "run_started":
-        run.started = e
-    elif e.type == "run_finished":
-        run.finished = e
-    elif e.type == "step":
-        run.steps.append(e)
-    elif e.type == "tests":
-        run.tests.append(e)
-    elif e.type == "truth":
-        run.truth[e.step] = e
-    elif e.type == "notice":
-        run.notices.append(e)
+        return None, line_error(exc)
 
 
 def open_run(ref: str | Path) -> LogFollower:
