@@ -1,7 +1,9 @@
 """Batch throughput with the simulated model: runs per minute at concurrency 1 and 2, against a
 baseline measured in the same run that calls `run_scenario` for the same runs one after another in
-one process (no worker processes, no index, no progress view). The simulated model is deterministic
-per seed, so all three do the same work (the step totals are reported to show it)."""
+one process and scores each with the registered scorers, as batch workers do (no worker processes,
+no index, no progress view; the batch's closing report is switched off for the comparison). The
+simulated model is deterministic per seed, so all three do the same work (the step totals are
+reported to show it)."""
 from __future__ import annotations
 
 import tempfile
@@ -15,14 +17,15 @@ from testbed.batch.spec import load_batch_file
 from testbed.runner import run_scenario
 from testbed.sandbox.image import ensure_image
 from testbed.scenario import load_scenario
+from testbed.scoring import get_scorers, score_run_dir
 
-RUNS = 6
+RUNS = 10
 MAX_STEPS = 5
 
 
 def _batch_file(tmp: Path) -> Path:
     f = tmp / "bench.toml"
-    f.write_text(f'name = "bench"\n[matrix]\nscenarios = ["interval-off-by-one"]\nmodels = ["simulated"]\n'
+    f.write_text(f'name = "bench"\nreport = false\n[matrix]\nscenarios = ["interval-off-by-one"]\nmodels = ["simulated"]\n'
                  f'count = {RUNS}\n[knobs]\nmax_steps = {MAX_STEPS}\n')
     return f
 
@@ -30,9 +33,11 @@ def _batch_file(tmp: Path) -> Path:
 def _baseline(plan, tmp: Path) -> tuple[float, int]:
     t0 = time.perf_counter()
     steps = 0
+    scorers = get_scorers()
     for run in plan.runs:
-        _, result = run_scenario(load_scenario(run.scenario), run.model, seed=run.seed,
-                                 runs_dir=tmp / "baseline", overrides=run.overrides(), run_id=run.run_id)
+        run_dir, result = run_scenario(load_scenario(run.scenario), run.model, seed=run.seed,
+                                       runs_dir=tmp / "baseline", overrides=run.overrides(), run_id=run.run_id)
+        score_run_dir(run_dir, scorers)
         steps += result.steps
     return time.perf_counter() - t0, steps
 

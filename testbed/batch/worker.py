@@ -160,13 +160,19 @@ def run_job(job: dict[str, Any], out: _Out, state: dict[str, Any]) -> None:
         lock.release()
 
 
+_scorers: list[Any] | None = None  # built once per worker: loading the tone models takes a while
+
+
 def _score(run_dir: Path) -> str | None:
     """scores.jsonl from the registered scorers (derived data; a failure is noted, never fatal)."""
+    global _scorers
     try:
         from testbed.scoring import SCORERS, get_scorers, score_run_dir
         if not SCORERS:
             return None
-        score_run_dir(run_dir, get_scorers())
+        if _scorers is None:
+            _scorers = get_scorers()
+        score_run_dir(run_dir, _scorers)
         return "ok"
     except Exception as exc:
         print(f"worker: scoring {run_dir} failed: {exc}", file=sys.stderr, flush=True)
