@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHES = ["bench.step_overhead"]
+BENCHES = ["bench.step_overhead", "bench.model_context"]
 
 
 def main(argv: list[str]) -> int:

@@ -14,7 +14,7 @@ KNOWN_PREFIXES = ("simulated", "scripted:", "local", "local-small", "openai:", "
 # The hosted model used by default when its key is set (checked in this order); without any key the
 # default is the offline `local` model.
 API_KEYS = (("OPENAI_API_KEY", "openai:gpt-5-mini"),
-            ("ANTHROPIC_API_KEY", "anthropic:claude-sonnet-4-5"),
+            ("ANTHROPIC_API_KEY", "anthropic:claude-haiku-4-5"),
             ("GEMINI_API_KEY", "gemini:gemini-2.5-flash"))
 
 

@@ -128,7 +128,7 @@ def from_anthropic(response: Any) -> Reply:
     texts, thinking, calls, notes, raw = [], [], [], [], []
     for block in getattr(response, "content", None) or []:
         kind = getattr(block, "type", None)
-        raw.append(block.model_dump(exclude_none=True) if hasattr(block, "model_dump") else dict(block))
+        raw.append(block.model_dump(exclude_none=True, warnings=False) if hasattr(block, "model_dump") else dict(block))
         if kind == "text":
             texts.append(block.text)
         elif kind == "thinking":
