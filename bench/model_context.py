@@ -45,6 +45,8 @@ class Sliding:
         w = self.window
         room = w.max_tokens - w.reserve - w.tokens(messages[:2]) - 64
         starts = [i for i in range(2, len(messages)) if messages[i]["role"] == "assistant"]
+        if not starts:
+            return list(messages)
         for i in starts:
             if w.tokens(messages[i:]) <= room:
                 return messages[:2] + messages[i:]

@@ -251,15 +251,15 @@ def test_anthropic_tool_use_thinking_cache_and_cost(monkeypatch):
                                 thinking="Hmm, the boundary again. This is frustrating.",
                                 input_tokens=100, output_tokens=300, cache_read=2000, cache_write=500))
         api.add(anthropic_reply("Tests now.", [("toolu_2", "run_tests", {})]))
-        m = _model(f"anthropic:claude-sonnet-4-5@{FAST}", monkeypatch,
+        m = _model(f"anthropic:claude-haiku-4-5@{FAST}", monkeypatch,
                    env={"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": api.url})
         turn = m.turn(_msgs(), TOOLS)
         assert turn.text == "Let me check." and turn.thinking.endswith("This is frustrating.")
         assert turn.tool_calls[0].model_dump() == {"id": "toolu_1", "name": "bash", "arguments": {"command": "ls"}}
         u = turn.usage
         assert (u.input_tokens, u.cached_input_tokens, u.cache_write_tokens, u.output_tokens) == (2600, 2000, 500, 300)
-        # claude-sonnet-4-5: $3 in, $0.30 cache read, $3.75 cache write, $15 out per million
-        assert u.cost_usd == pytest.approx((100 * 3 + 2000 * 0.3 + 500 * 3.75 + 300 * 15) / 1e6)
+        # claude-haiku-4-5: $1 in, $0.10 cache read, $1.25 cache write, $5 out per million
+        assert u.cost_usd == pytest.approx((100 * 1 + 2000 * 0.1 + 500 * 1.25 + 300 * 5) / 1e6)
         req = api.requests[0]
         assert req.path == "/v1/messages"
         assert KEY in (req.headers.get("x-api-key"), req.headers.get("authorization", "").removeprefix("Bearer "))
@@ -304,7 +304,7 @@ def test_anthropic_overloaded_then_success_and_500_forever(monkeypatch):
 def test_anthropic_malformed_tool_input(monkeypatch):
     with FakeAPI() as api:
         api.add(anthropic_reply("try", [("t1", "bash", '{"command": "ls", ')]))
-        m = _model(f"anthropic:claude-sonnet-4-5@thinking=0,{FAST}", monkeypatch,
+        m = _model(f"anthropic:claude-haiku-4-5@thinking=0,{FAST}", monkeypatch,
                    env={"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": api.url})
         turn = m.turn(_msgs(), TOOLS)
         call = turn.tool_calls[0]
@@ -315,10 +315,15 @@ def test_anthropic_malformed_tool_input(monkeypatch):
 def test_anthropic_spec_checks(monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
     with pytest.raises(ModelSpecError, match="temperature 1"):
-        load_model("anthropic:claude-sonnet-4-5@temperature=0.2")
-    assert load_model("anthropic:claude-sonnet-4-5@thinking=0,temperature=0.2").describe()["thinking"] is None
+        load_model("anthropic:claude-haiku-4-5@temperature=0.2")
+    assert load_model("anthropic:claude-haiku-4-5@thinking=0,temperature=0.2").describe()["thinking"] is None
+    assert load_model("anthropic:claude-sonnet-4-6").describe()["thinking"] is None  # the model's default
+    assert load_model("anthropic:claude-opus-4-6@thinking=adaptive").describe()["thinking"] == {"type": "adaptive"}
+    assert load_model("anthropic:claude-sonnet-4-20250514").describe()["thinking"]["budget_tokens"] == 4096
+    with pytest.raises(ModelSpecError, match="at least 1024"):
+        load_model("anthropic:claude-haiku-4-5@thinking=500")
     with pytest.raises(ModelSpecError, match="takes no seed"):
-        load_model("anthropic:claude-sonnet-4-5@seed=1")
+        load_model("anthropic:claude-haiku-4-5@seed=1")
 
 
 # -- Gemini -----------------------------------------------------------------------------------------

