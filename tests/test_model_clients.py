@@ -341,3 +341,23 @@ def test_gemini_uses_the_openai_compatible_endpoint_and_keeps_thoughts(monkeypat
         assert req.path == "/v1beta/openai/chat/completions" and req.headers["authorization"] == f"Bearer {KEY}"
         assert req.body["extra_body"] == {"google": {"thinking_config": {"include_thoughts": True}}}
         assert "seed" not in req.body
+
+
+def test_a_malformed_call_next_to_a_good_one_is_kept_for_its_error_result(monkeypatch):
+    with FakeAPI() as api:
+        api.add(responses_reply("two calls", [("c1", "bash", '{"command": }'), ("c2", "run_tests", "{}")]))
+        api.add(responses_reply("ok"))
+        m = _model(f"openai:gpt-4.1-mini@{FAST}", monkeypatch,
+                   env={"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": api.url + "/v1"})
+        turn = m.turn(_msgs(), TOOLS)
+        assert [c.name for c in turn.tool_calls] == ["bash", "run_tests"] and turn.parse_note is None
+        assert turn.tool_calls[0].arguments_error
+        history = _msgs() + [{"role": "assistant", "content": turn.text,
+                              "tool_calls": [c.model_dump() for c in turn.tool_calls]},
+                             {"role": "tool", "tool_call_id": "c1", "name": "bash", "content": "error: ..."},
+                             {"role": "tool", "tool_call_id": "c2", "name": "run_tests", "content": "3 failed"}]
+        m.turn(history, TOOLS)
+        items = api.requests[1].body["input"]
+        calls = {i["call_id"] for i in items if i.get("type") == "function_call"}
+        outputs = {i["call_id"] for i in items if i.get("type") == "function_call_output"}
+        assert calls == outputs == {"c1", "c2"}

@@ -186,15 +186,15 @@ class ApiModel:
 
     def _turn(self, reply: Reply, latency_ms: float, attempts: int, left_out: int,
               tool_names: set[str]) -> Turn:
-        calls = [c for c in reply.calls if c.name != "bash" or c.arguments.get("command")]
+        # Structured calls are all kept, malformed ones too: each gets its (error) observation, and
+        # providers that replay their replies need a result for every call they made.
+        calls = list(reply.calls)
         note = None
         if not calls and self.text_tools:
             parsed = textparse.parse_reply(reply.text, tool_names, id_prefix=f"text_{len(self.raw_replies)}")
             calls = parsed.calls
             note = parsed.note
-        if reply.calls and not calls:
-            calls = reply.calls  # the malformed calls still get their (error) observation
-        if not calls or not any(c.name != "bash" or c.arguments.get("command") for c in calls):
+        if not any(c.name != "bash" or c.arguments.get("command") for c in calls):
             parts = reply.notes + ([note] if note else [])
             if not parts:
                 parts = ["no tool call in the reply" + ("" if self.text_tools else " (text parsing off)")]

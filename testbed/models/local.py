@@ -151,12 +151,13 @@ class LocalModel(ChatCompletionsModel):
         settings = LOCAL_MODELS[asset]
         self.asset = assets.ASSETS[asset]
         self.n_ctx = options.get("context", settings["n_ctx"])
+        # A CPU server that times out is too slow, not overloaded for a moment: wait long, retry little.
+        options = {"timeout": 1800.0, "retries": 2, **options}
         super().__init__(spec, asset, None, options, key=None, context=self.n_ctx,
                          max_tokens=settings["max_tokens"], default_temperature=settings["temperature"])
         self.threads = options.get("threads", max(1, min(8, (os.cpu_count() or 2) // 2)))
         self.window.reserve += 256  # the hint added to the system prompt, and the chat template
         self.server: LlamaServer | None = None
-        self.give_up_tool = True
 
     def _default_price(self) -> Price | None:
         return FREE
@@ -166,12 +167,14 @@ class LocalModel(ChatCompletionsModel):
         params.pop("base_url", None)  # a fresh port each run
         params.update({"server": "llama-cpp-python " + _llama_version(), "gguf": self.asset.filename,
                        "gguf_sha256": self.asset.sha256, "title": self.asset.title, "n_ctx": self.n_ctx,
-                       "n_threads": self.threads, "text_tools_hint": TEXT_TOOLS_HINT.strip()})
+                       "n_threads": self.threads,
+                       "text_tools_hint": TEXT_TOOLS_HINT.format(give_up=GIVE_UP_HINT).strip(),
+                       "text_tools_hint_note": "appended to the system prompt; the give_up line only "
+                                               "when the give_up tool is offered"})
         return params
 
     def start(self, ctx: ModelContext) -> None:
         super().start(ctx)
-        self.give_up_tool = ctx.give_up_tool
         path = assets.ready(self.asset.name)
         if path is None:
             raise ModelError(f"{self.name}: the model file is not set up: {_setup_hint(self.asset.name)}")
@@ -200,7 +203,8 @@ class LocalModel(ChatCompletionsModel):
 
 def from_spec(spec: str) -> LocalModel:
     base, options = split_options(spec, set(OPTION_TYPES) - {"reasoning", "summary", "api", "cache",
-                                                              "thinking", "price_in", "price_out"})
+                                                              "thinking", "price_in", "price_out",
+                                                              "text_tools"})
     if options.get("threads", 1) < 1:
         raise ModelSpecError("threads must be at least 1")
     if base not in LOCAL_MODELS:
