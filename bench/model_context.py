@@ -19,7 +19,21 @@ from testbed.models.compatible import to_chat
 from testbed.models.history import ContextWindow, message_chars
 
 STEPS = 60
-SERVER_STEPS = 30
+SERVER_STEPS = 24
+
+
+WORDS = ("def return assert tests intervals daterange overlaps start end FAILED passed self None "
+         "if else for in range import from pytest error line file python True False merge").split()
+
+
+def _output(rng: random.Random, size: int) -> str:
+    """Text shaped like test output and source code (about 4 characters a token)."""
+    lines, n = [], 0
+    while n < size:
+        line = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 12)))
+        lines.append(line)
+        n += len(line) + 1
+    return "\n".join(lines)[:size]
 
 
 def conversation(steps: int, seed: int, lo: int, hi: int) -> list[dict[str, Any]]:
@@ -30,7 +44,7 @@ def conversation(steps: int, seed: int, lo: int, hi: int) -> list[dict[str, Any]
         msgs += [{"role": "assistant", "content": f"Step {i}: let me look again.",
                   "tool_calls": [{"id": f"c{i}", "name": "bash", "arguments": {"command": f"sed -n {i},+40p a.py"}}]},
                  {"role": "tool", "tool_call_id": f"c{i}", "name": "bash",
-                  "content": "".join(rng.choice("abcdefgh ijk\n") for _ in range(rng.randint(lo, hi)))},
+                  "content": _output(rng, rng.randint(lo, hi))},
                  {"role": "user", "content": f"Budget: {i} of {steps} steps used."}]
     return msgs
 

@@ -361,3 +361,26 @@ def test_a_malformed_call_next_to_a_good_one_is_kept_for_its_error_result(monkey
         calls = {i["call_id"] for i in items if i.get("type") == "function_call"}
         outputs = {i["call_id"] for i in items if i.get("type") == "function_call_output"}
         assert calls == outputs == {"c1", "c2"}
+
+
+def test_a_context_overflow_cuts_harder_and_asks_again(monkeypatch):
+    history = _msgs()
+    for i in range(8):
+        history += [{"role": "assistant", "content": f"step {i}", "tool_calls": [
+                        {"id": f"c{i}", "name": "bash", "arguments": {"command": "cat a.py"}}]},
+                    {"role": "tool", "tool_call_id": f"c{i}", "name": "bash", "content": "x = 1\n" * 150}]
+    with FakeAPI() as api:
+        api.add(error_body(400, "This model's maximum context length is 3000 tokens. However, you requested "
+                                "3400 tokens."), 400)
+        api.add(chat_reply("ok", [("c9", "bash", '{"command": "ls"}')]))
+        m = _model(f"openai-compatible:{api.url}/v1:m@context=3000,max_tokens=100,{FAST}", monkeypatch)
+        turn = m.turn(history, TOOLS)
+        first, second = (len(r.body["messages"]) for r in api.requests)
+        assert second < first and turn.usage.messages_left_out == first - second
+        assert turn.tool_calls[0].arguments == {"command": "ls"}
+    with FakeAPI() as api:  # a 400 about something else is not retried
+        api.add(error_body(400, "unknown parameter: seed"), 400, forever=True)
+        m = _model(f"openai-compatible:{api.url}/v1:m@{FAST}", monkeypatch)
+        with pytest.raises(ModelError, match="HTTP 400"):
+            m.turn(history, TOOLS)
+        assert len(api.requests) == 1

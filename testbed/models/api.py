@@ -120,11 +120,21 @@ class ApiModel:
         self.raw_replies = []
 
     def turn(self, messages: list[Message], tools: list[dict[str, Any]]) -> Turn:
-        kept = self.window.select(self._with_raw(messages))
+        full = self._with_raw(messages)
+        kept = self.window.select(full)
         t0 = time.monotonic()
         try:
-            reply, attempts = call_with_retries(lambda: self._request(kept, tools), self.retry, self.rng,
-                                                on_retry=self._on_retry)
+            for shrink in range(3):
+                try:
+                    reply, attempts = call_with_retries(lambda: self._request(kept, tools), self.retry,
+                                                        self.rng, on_retry=self._on_retry)
+                    break
+                except Exception as exc:
+                    # Our token estimate was too low for this text: cut harder and ask again.
+                    if shrink == 2 or len(full) <= 2 or not _context_overflow(exc):
+                        raise
+                    self.window.tighten()
+                    kept = self.window.select(full)
         except RetriesExhausted as exc:
             raise ModelError(self._redact(f"{self.name}: {exc.failure.what}, gave up after "
                                           f"{exc.attempts} tries: {_brief(exc.last)}")) from None
@@ -227,6 +237,15 @@ class ApiModel:
         if self._key and len(self._key) >= 4:
             text = text.replace(self._key, "[redacted]")
         return text
+
+
+_OVERFLOW = re.compile(r"context (length|window)|context_length_exceeded|prompt is too long|too many tokens"
+                       r"|exceed(s|ed)? (the )?context", re.IGNORECASE)
+
+
+def _context_overflow(exc: BaseException) -> bool:
+    """A 400 that says the prompt is longer than the model's context."""
+    return getattr(exc, "status_code", None) in (400, 413) and bool(_OVERFLOW.search(str(exc)))
 
 
 def _brief(exc: BaseException, limit: int = 500) -> str:

@@ -32,6 +32,10 @@ class ContextWindow:
         if prompt_tokens and sent_chars > 0:
             self.chars_per_token = min(6.0, max(1.5, sent_chars / prompt_tokens))
 
+    def tighten(self) -> None:
+        """The server said the prompt was too long: assume denser text from now on."""
+        self.chars_per_token = max(1.0, self.chars_per_token * 0.7)
+
     def select(self, messages: list[Message]) -> list[Message]:
         if self.max_tokens is None or len(messages) <= 2:
             return list(messages)
