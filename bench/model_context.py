@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from testbed.models.compatible import to_chat
-from testbed.models.history import ContextWindow, message_chars
+from testbed.models.history import ContextWindow
 
 STEPS = 60
 SERVER_STEPS = 24
