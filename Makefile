@@ -9,18 +9,24 @@ SEED ?= 0
 STEPS ?=
 RUN ?=
 FILE ?=
+DIR ?= runs
+REPORT_ARGS ?=
 PYTEST_ARGS ?=
+STATIC ?=
 
-.PHONY: setup setup-test venv docker image model-small model-local scenario test test-fast bench replay report batch cleanup clean
+.PHONY: setup setup-test venv tools docker image model-small model-local scenario test test-fast bench replay report batch cleanup clean
 
 # Everything, the 1.1 GB default local model included.
 setup: setup-test model-local
 
 # What the test suite needs: only the small local model (SmolLM2-135M, ~98 MB).
-setup-test: venv docker image model-small
+setup-test: venv tools docker image model-small
 
 venv:
 	@VENV=$(VENV) scripts/ensure-venv.sh
+
+tools:
+	@scripts/ensure-tools.sh
 
 docker:
 	@scripts/ensure-docker.sh
@@ -49,6 +55,16 @@ test-fast: setup-test
 
 bench: setup-test
 	$(PY) -m bench
+
+replay: venv
+	@test -n "$(RUN)" || { echo "usage: make replay RUN=<run directory or run id> [STATIC=1]" >&2; exit 2; }
+	$(TESTBED) replay $(RUN) $(if $(STATIC),--static)
+
+batch: setup
+	$(TESTBED) batch $(or $(FILE),batches/smoke.toml) $(if $(RESUME),--resume) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY))
+
+report: venv
+	$(TESTBED) report $(DIR) $(REPORT_ARGS)
 
 cleanup: venv
 	$(TESTBED) cleanup

@@ -14,9 +14,6 @@ if ! command -v dockerd >/dev/null 2>&1; then
   apt-get update -qq >/dev/null
   apt-get install -y -qq docker.io >/dev/null
 fi
-if ! command -v debootstrap >/dev/null 2>&1; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null || true
-fi
 pidfile=/var/run/testbed-dockerd.pid
 if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then :; else
   echo "starting dockerd (--bridge=none --iptables=false --ip-forward=false) ..." >&2

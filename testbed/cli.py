@@ -15,6 +15,12 @@ COMMAND_MODULES = [
     "testbed.commands.setup",
     "testbed.commands.score",
     "testbed.commands.classify",
+    "testbed.commands.import_",
+    "testbed.commands.replay",
+    "testbed.commands.batch",
+    "testbed.commands.simulate",
+    "testbed.commands.report",
+    "testbed.commands.eval",
 ]
 
 

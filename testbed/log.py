@@ -22,8 +22,11 @@ RUN_FILE = "run.json"
 SCORES_FILE = "scores.jsonl"
 SHADOW_DIR = "shadow.git"
 
-Outcome = Literal["solved", "gave_up", "budget_exhausted", "error", "interrupted"]
-OUTCOMES: tuple[str, ...] = ("solved", "gave_up", "budget_exhausted", "error", "interrupted")
+# `submitted` (the agent declared its work done; nothing here verified it) and `unknown` (the source
+# records no end state) occur only in runs imported from other harnesses (testbed/importers/).
+Outcome = Literal["solved", "gave_up", "budget_exhausted", "error", "interrupted", "submitted", "unknown"]
+OUTCOMES: tuple[str, ...] = ("solved", "gave_up", "budget_exhausted", "error", "interrupted", "submitted",
+                             "unknown")
 
 
 def now_iso() -> str:
@@ -273,12 +276,7 @@ def read_events(path: Path | str, strict: bool = True, validate: bool = True) ->
         if not text.strip():
             continue
         try:
-            obj = json.loads(text)
-            if not isinstance(obj, dict):
-                raise ValueError("not a JSON object")
-            if obj.get("type") not in EVENT_TYPES:
-                raise ValueError(f"unknown event type {obj.get('type')!r}")
-            events.append(parse_event(obj) if validate else obj)
+            events.append(parse_line(text, validate))
         except (ValueError, ValidationError) as exc:
             if last_unterminated:
                 torn = True
@@ -289,6 +287,21 @@ def read_events(path: Path | str, strict: bool = True, validate: bool = True) ->
             return ReadResult(events=events, torn_tail=torn, error=f"{path}:{line_no}: {reason}",
                               stopped_at_line=line_no)
     return ReadResult(events=events, torn_tail=torn)
+
+
+def parse_line(text: str, validate: bool = True) -> Any:
+    """One log line as an event (or the raw dict with validate=False); ValueError or
+    ValidationError when it is not one (`line_error` words the reason)."""
+    obj = json.loads(text)
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    if obj.get("type") not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {obj.get('type')!r}")
+    return parse_event(obj) if validate else obj
+
+
+def line_error(exc: Exception) -> str:
+    return _short_reason(exc)
 
 
 def _short_reason(exc: Exception) -> str:

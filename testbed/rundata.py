@@ -57,6 +57,22 @@ class RunData:
     def imported(self) -> bool:
         return bool(self.started and getattr(self.started, "imported", False))
 
+    def add(self, e: Any) -> None:
+        """Group one event (the order of the log is kept)."""
+        self.events.append(e)
+        if e.type == "run_started":
+            self.started = e
+        elif e.type == "run_finished":
+            self.finished = e
+        elif e.type == "step":
+            self.steps.append(e)
+        elif e.type == "tests":
+            self.tests.append(e)
+        elif e.type == "truth":
+            self.truth[e.step] = e
+        elif e.type == "notice":
+            self.notices.append(e)
+
     def tests_after(self, step: int) -> Any | None:
         """The latest harness test result recorded at or before `step`."""
         found = None
@@ -92,18 +108,7 @@ class RunData:
 def load_run(ref: str | Path, strict: bool = False) -> RunData:
     path = resolve_run(ref)
     res = read_events(path / EVENTS_FILE, strict=strict)
-    run = RunData(path=path, events=res.events, torn_tail=res.torn_tail, stopped_at=res.error)
+    run = RunData(path=path, events=[], torn_tail=res.torn_tail, stopped_at=res.error)
     for e in res.events:
-        if e.type == "run_started":
-            run.started = e
-        elif e.type == "run_finished":
-            run.finished = e
-        elif e.type == "step":
-            run.steps.append(e)
-        elif e.type == "tests":
-            run.tests.append(e)
-        elif e.type == "truth":
-            run.truth[e.step] = e
-        elif e.type == "notice":
-            run.notices.append(e)
+        run.add(e)
     return run

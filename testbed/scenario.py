@@ -60,7 +60,24 @@ class Limits(_Strict):
 
 
 class Validation(_Strict):
-    flaky_runs: int = Field(12, ge=2, description="seeded checker runs for flaky scenarios")
+    """What `testbed scenarios validate` expects; test ids are pytest node ids, and an id without
+    `[...]` stands for all of its parametrizations."""
+
+    runs: int = Field(1, ge=1, le=100, description="seeded checker runs per phase (non-flaky)")
+    flaky_runs: int = Field(12, ge=2, le=200, description="seeded checker runs for flaky scenarios")
+    failing: list[str] | None = Field(None, description="tests that fail on the untouched template")
+    still_failing: list[str] | None = Field(
+        None, description="tests that still fail after the best-effort patch (impossible scenarios)")
+    trap_patch: str | None = Field(None, description="a tempting wrong fix, in the scenario folder")
+    trap_failing: list[str] | None = Field(None, description="tests that fail after the trap patch")
+
+    @model_validator(mode="after")
+    def _trap(self) -> "Validation":
+        if self.trap_failing is not None and not self.trap_patch:
+            raise ValueError("trap_failing needs a trap_patch")
+        if self.trap_patch and not self.trap_failing:
+            raise ValueError("a trap_patch needs trap_failing (the tests it leaves failing)")
+        return self
 
 
 class Scenario(_Strict):
@@ -74,7 +91,11 @@ class Scenario(_Strict):
     protected: list[str] = Field(min_length=1)
     test_command: str
     solvable: bool
-    reference_fix: str | None = Field(None, description="patch file in the scenario folder")
+    reference_fix: str | None = Field(
+        None, description="patch file in the scenario folder: the fix, or for impossible scenarios "
+                          "the best effort")
+    variant_of: str | None = Field(
+        None, description="the scenario this one repeats with different pressure knobs only")
     flaky: bool = False
     setup: str | None = Field(None, description="shell run in the sandbox before the agent starts")
     env: dict[str, str] = Field(default_factory=dict)
@@ -105,6 +126,12 @@ class Scenario(_Strict):
     def _fix_needed(self) -> "Scenario":
         if self.solvable and not self.reference_fix:
             raise ValueError("solvable scenarios need a reference_fix patch")
+        if self.solvable and self.validation.still_failing is not None:
+            raise ValueError("validation.still_failing is for impossible scenarios only")
+        if (self.category == "pressure-variant") != (self.variant_of is not None):
+            raise ValueError("pressure-variant scenarios name their base in variant_of, and only they do")
+        if self.variant_of == self.name:
+            raise ValueError("a scenario cannot be a variant of itself")
         return self
 
     @property
@@ -117,6 +144,10 @@ class Scenario(_Strict):
 
     def reference_patch(self) -> str | None:
         return (self.folder / self.reference_fix).read_text() if self.reference_fix else None
+
+    def trap_patch(self) -> str | None:
+        trap = self.validation.trap_patch
+        return (self.folder / trap).read_text() if trap else None
 
 
 def scenarios_dir() -> Path:
@@ -141,9 +172,10 @@ def load_scenario_file(path: Path) -> Scenario:
                             f"{path.parent.name!r}")
     if not scenario.sandbox_dir().is_dir():
         raise ScenarioError(f"{path}: field 'sandbox': no template folder sandboxes/{scenario.sandbox}")
-    if scenario.reference_fix and not (scenario.folder / scenario.reference_fix).is_file():
-        raise ScenarioError(f"{path}: field 'reference_fix': no file {scenario.reference_fix} "
-                            "in the scenario folder")
+    for field_name, name in (("reference_fix", scenario.reference_fix),
+                             ("validation.trap_patch", scenario.validation.trap_patch)):
+        if name and not (scenario.folder / name).is_file():
+            raise ScenarioError(f"{path}: field '{field_name}': no file {name} in the scenario folder")
     return scenario
 
 

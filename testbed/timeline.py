@@ -7,7 +7,8 @@ from rich.table import Table
 from rich.text import Text
 
 OUTCOME_STYLE = {"solved": "bold green", "gave_up": "bold yellow", "budget_exhausted": "bold magenta",
-                 "error": "bold red", "interrupted": "bold red"}
+                 "error": "bold red", "interrupted": "bold red", "submitted": "bold cyan",
+                 "unknown": "bold"}
 
 
 def excerpt(text: str, width: int) -> str:

@@ -89,3 +89,17 @@ def test_simulated_drastic_actions_are_real(image, runs_dir):
     step = next(e for e in events if e.type == "step" and e.index == truths[0].step)
     assert step.tool_calls[0].arguments["command"].startswith("rm -rf intervals")
     assert any(f.status == "D" for f in step.snapshot.files)
+
+
+def test_protected_write_attempts_fail_and_are_logged(image, runs_dir):
+    run_dir, result = _run(runs_dir, f"scripted:{SCRIPTS / 'tamper.yaml'}", max_steps=2)
+    events = read_events(run_dir).events
+    steps = [e for e in events if e.type == "step"]
+    assert "Read-only file system" in steps[0].observations[0].output
+    assert steps[0].observations[0].exit_code != 0
+    assert not steps[0].snapshot.changed  # nothing under tests/ could change
+    # the agent's own pytest is fooled by its conftest; the harness's pristine run is not
+    assert "skipped" in steps[1].observations[0].output
+    after = [e for e in events if e.type == "tests" and e.step == 2]
+    assert after and after[0].failed == 3 and not after[0].all_passed
+    assert result.outcome == "budget_exhausted"

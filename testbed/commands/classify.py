@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-CLASSIFY_MODULES: list[str] = []
+CLASSIFY_MODULES: list[str] = ["testbed.commands.classify_tone", "testbed.commands.classify_actions"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -5,6 +5,9 @@ File format: a list of turns, or {"turns": [...], "loop": false}. Each turn:
     {"text": "...", "tool_calls": [{"name": "bash", "arguments": {"command": "..."}},
                                    {"name": "run_tests"}, {"name": "give_up", "arguments": {...}}]}
 When the turns run out the model replies with no action (or starts over with "loop": true).
+A turn may carry "cost_usd" (a number, or null for an unknown price); {"cost_usd": ...} next to
+"turns" sets it for every turn (default 0). Budget tests use it to spend pretend money.
+{"error": "message"} makes that turn fail the way a provider does after its retries (ModelError).
 """
 from __future__ import annotations
 
@@ -15,13 +18,15 @@ from typing import Any
 import yaml
 
 from testbed.log import ToolCall, Usage
-from testbed.models.base import Message, ModelContext, ModelSpecError, Turn
+from testbed.models.base import Message, ModelContext, ModelError, ModelSpecError, Turn
 
 
 class ScriptedModel:
-    def __init__(self, turns: list[dict[str, Any]], loop: bool = False, source: str = ""):
+    def __init__(self, turns: list[dict[str, Any]], loop: bool = False, source: str = "",
+                 cost_usd: float | None = 0.0):
         self.turns = turns
         self.loop = loop
+        self.cost_usd = cost_usd
         self.source = source
         self.name = f"scripted:{source}"
         self._i = 0
@@ -36,17 +41,19 @@ class ScriptedModel:
             data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
         except (json.JSONDecodeError, yaml.YAMLError) as exc:
             raise ModelSpecError(f"scripted model: {path}: cannot parse: {exc}") from None
-        loop = False
+        loop, cost = False, 0.0
         if isinstance(data, dict):
             loop = bool(data.get("loop", False))
+            cost = _cost(data.get("cost_usd", 0.0), path, "cost_usd")
             data = data.get("turns")
         if not isinstance(data, list) or not all(isinstance(t, dict) for t in data):
             raise ModelSpecError(f"scripted model: {path}: expected a list of turns")
         for n, t in enumerate(data, start=1):
-            unknown = set(t) - {"text", "thinking", "bash", "tool_calls"}
+            unknown = set(t) - {"text", "thinking", "bash", "tool_calls", "cost_usd", "error"}
             if unknown:
                 raise ModelSpecError(f"scripted model: {path}: turn {n}: unknown keys {sorted(unknown)}")
-        return cls(data, loop=loop, source=str(path))
+            _cost(t.get("cost_usd", 0.0), path, f"turn {n}: cost_usd")
+        return cls(data, loop=loop, source=str(path), cost_usd=cost)
 
     def start(self, ctx: ModelContext) -> None:
         self._i = 0
@@ -58,6 +65,8 @@ class ScriptedModel:
             self._i = 0
         spec = self.turns[self._i]
         self._i += 1
+        if "error" in spec:
+            raise ModelError(str(spec["error"]))
         calls = []
         if "bash" in spec:
             calls.append(ToolCall(id=f"call_{self._i}_0", name="bash",
@@ -66,10 +75,16 @@ class ScriptedModel:
             calls.append(ToolCall(id=f"call_{self._i}_{j}", name=c["name"],
                                   arguments=c.get("arguments", {})))
         return Turn(text=spec.get("text", ""), thinking=spec.get("thinking"), tool_calls=calls,
-                    usage=Usage(cost_usd=0.0))
+                    usage=Usage(cost_usd=spec.get("cost_usd", self.cost_usd)))
 
     def describe(self) -> dict[str, Any]:
         return {"model": self.name, "turns": len(self.turns), "loop": self.loop}
 
     def close(self) -> None:
         pass
+
+
+def _cost(value: Any, path: str, where: str) -> float | None:
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0):
+        return value
+    raise ModelSpecError(f"scripted model: {path}: {where} must be a number >= 0 or null")

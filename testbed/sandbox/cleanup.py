@@ -27,7 +27,16 @@ def owner_is_live(labels: dict[str, str]) -> bool:
         return False
     start = labels.get(LABEL_OWNER_START, "")
     ticks = process_start_ticks(pid)
-    return bool(ticks) and ticks == start
+    return bool(ticks) and ticks == start and not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """A killed owner that nobody has reaped yet still has its /proc entry: it is not live."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
 
 
 def project_containers(batch: str | None = None) -> list[Orphan]:

@@ -294,9 +294,22 @@ class DockerSandbox:
             environment={"HOME": "/home/agent", "LANG": "C.UTF-8", **self.env},
         )
         self.container.reload()
-        self._keep_host_pids = set(self._host_pids())
+        self._keep_host_pids = self._wait_for_main_process()
         self._start_shell()
         self.ready_ms = (time.perf_counter() - t0) * 1000
+
+    def _wait_for_main_process(self, timeout: float = 10.0) -> set[int]:
+        """The host pids of init and the main command. Under load docker's init may not have
+        started `sleep infinity` yet when the container reports running; recording the keep set
+        too early would let a later kill pass stop the container."""
+        deadline = time.monotonic() + timeout
+        while True:
+            pids = set(self._host_pids())
+            if len(pids) >= 2 or time.monotonic() > deadline:
+                if len(pids) < 2:
+                    raise SandboxError("the sandbox's main process did not start")
+                return pids
+            time.sleep(0.01)
 
     def _start_shell(self) -> None:
         self.shell = PersistentShell(self.client.api, self.container.id)

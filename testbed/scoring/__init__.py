@@ -22,7 +22,10 @@ SCORES_VERSION = 1
 
 # name -> "module:factory"; each factory returns a StepScorer. Optional tiers degrade inside the
 # scorer (a missing model is reported in describe(), never a crash).
-SCORERS: dict[str, str] = {}
+SCORERS: dict[str, str] = {
+    "tone": "testbed.scoring.tone.scorer:ToneScorer",
+    "actions": "testbed.scoring.actions:make_scorer",
+}
 
 
 class StepScorer(Protocol):

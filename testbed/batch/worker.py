@@ -1,0 +1,210 @@
+"""A batch worker: a process that runs one job at a time, each in its own main thread, so the
+runner's signal handling applies (SIGTERM ends the current run as `interrupted`, cleanly).
+
+Protocol (JSON, one object a line). The driver writes jobs to stdin:
+    {"op": "run", "job": {run_id, scenario, model, seed, knobs, batch, runs_dir, lock, score}}
+    {"op": "exit"}
+The worker answers on its stdout (anything else it prints goes to stderr):
+    {"ev": "ready", "pid"}
+    {"ev": "started", "run_id", "run_dir"}
+    {"ev": "step", "run_id", "index", "tests": {passed, failed, errors, all_passed} | null,
+     "tone": {level, p_frustrated} | null, "cost_usd": run total so far | null, "command"}
+    {"ev": "finished", "run_id", "outcome", "reason", "steps", "cost_usd", "wall_s", "scored"}
+    {"ev": "failed", "run_id", "kind": "model" | "scenario" | "lock", "reason"}
+
+The worker dies with its parent: it asks the kernel for SIGTERM when the parent goes (and checks
+the parent pid as well), so a driver killed with -9 leaves runs that end `interrupted` with their
+containers removed, never runs that carry on unobserved.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+PR_SET_PDEATHSIG = 1
+
+
+def spawn_worker(env: dict[str, str] | None = None, stderr: IO[Any] | int | None = None) -> subprocess.Popen:
+    """Start a worker in its own session: a Ctrl-C at the terminal reaches only the driver, which
+    decides what the workers do. Call from a thread that lives as long as the worker (the main
+    thread): the parent-death signal fires when the creating thread exits."""
+    return subprocess.Popen([sys.executable, "-m", "testbed.batch.worker", str(os.getpid())],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                            env={**os.environ, **(env or {})}, start_new_session=True, bufsize=0)
+
+
+def _die_with_parent(parent: int) -> None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def watch() -> None:  # for systems without PR_SET_PDEATHSIG
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+class _Out:
+    def __init__(self, stream: IO[str]):
+        self.stream = stream
+
+    def send(self, **msg: Any) -> None:
+        try:
+            self.stream.write(json.dumps(msg, default=str) + "\n")
+            self.stream.flush()
+        except (BrokenPipeError, ValueError):
+            pass  # the driver is gone; the run directory is the record
+
+
+class Stop(BaseException):
+    """SIGTERM while no run is going: leave."""
+
+
+def _tone_scorer() -> Any | None:
+    try:
+        from testbed.scoring import SCORERS, get_scorers
+        if "tone" in SCORERS:
+            return get_scorers(["tone"])[0]
+    except Exception as exc:  # a broken optional scorer must not cost the run
+        print(f"worker: tone scorer unavailable: {exc}", file=sys.stderr, flush=True)
+    return None
+
+
+def _step_tone(scorer: Any, run_dir: Path, step: Any) -> dict[str, Any] | None:
+    from testbed.rundata import RunData
+    value = scorer.score_run(RunData(path=run_dir, events=[step], steps=[step])).get(step.index)
+    if isinstance(value, dict):
+        return {"level": value.get("level"), "p_frustrated": value.get("p_frustrated")}
+    return None
+
+
+def run_job(job: dict[str, Any], out: _Out, state: dict[str, Any]) -> None:
+    from testbed.batch.store import FileLock
+    from testbed.models import load_model
+    from testbed.runner import RunOverrides, run_scenario
+    from testbed.scenario import load_scenario
+    from testbed.timeline import step_command
+
+    run_id = job["run_id"]
+    lock = FileLock(Path(job["lock"]))
+    if not lock.acquire(timeout=float(job.get("lock_wait", 60)), note=f"pid {os.getpid()} run {run_id}"):
+        out.send(ev="failed", run_id=run_id, kind="lock",
+                 reason=f"another process holds the run ({lock.holder_note() or 'unknown'})")
+        return
+    try:
+        try:
+            scenario = load_scenario(job["scenario"])
+        except Exception as exc:
+            out.send(ev="failed", run_id=run_id, kind="scenario", reason=f"{type(exc).__name__}: {exc}")
+            return
+        try:
+            model = load_model(job["model"])
+        except Exception as exc:  # an unknown spec, a missing key, a provider that is not installed
+            out.send(ev="failed", run_id=run_id, kind="model", reason=f"{type(exc).__name__}: {exc}")
+            return
+        run_dir_box: dict[str, Path] = {}
+        cost: dict[str, float | None] = {"usd": 0.0}
+
+        def on_start(run_dir: Path) -> None:
+            run_dir_box["dir"] = run_dir
+            out.send(ev="started", run_id=run_id, run_dir=str(run_dir), pid=os.getpid())
+
+        def on_step(step: Any, tests: Any) -> None:
+            c = step.usage.cost_usd
+            cost["usd"] = None if c is None or cost["usd"] is None else cost["usd"] + c
+            tone = None
+            if state.get("tone") is not None:
+                try:
+                    tone = _step_tone(state["tone"], run_dir_box.get("dir", Path(".")), step)
+                except Exception as exc:  # the live view falls back to test status from here on
+                    print(f"worker: live tone scoring disabled after step {step.index}: "
+                          f"{type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+                    state["tone"] = None
+            out.send(ev="step", run_id=run_id, index=step.index, tone=tone, cost_usd=cost["usd"],
+                     command=step_command(step)[:200],
+                     tests=None if tests is None else {"passed": tests.passed, "failed": tests.failed,
+                                                       "errors": tests.errors,
+                                                       "all_passed": tests.all_passed})
+
+        state["busy"] = True
+        try:
+            run_dir, result = run_scenario(scenario, model, seed=int(job["seed"]),
+                                           runs_dir=Path(job["runs_dir"]),
+                                           overrides=RunOverrides(**job.get("knobs", {})),
+                                           run_id=run_id, batch=job.get("batch"),
+                                           on_step=on_step, on_start=on_start)
+        finally:
+            state["busy"] = False
+        scored = _score(run_dir) if job.get("score") and result.outcome != "interrupted" else None
+        out.send(ev="finished", run_id=run_id, outcome=result.outcome, reason=result.reason,
+                 steps=result.steps, cost_usd=result.cost_usd, run_dir=str(run_dir), scored=scored)
+        if result.outcome == "interrupted":
+            state["stop"] = True  # interrupted runs mean the driver wants this worker gone
+    finally:
+        lock.release()
+
+
+def _score(run_dir: Path) -> str | None:
+    """scores.jsonl from the registered scorers (derived data; a failure is noted, never fatal)."""
+    try:
+        from testbed.scoring import SCORERS, get_scorers, score_run_dir
+        if not SCORERS:
+            return None
+        score_run_dir(run_dir, get_scorers())
+        return "ok"
+    except Exception as exc:
+        print(f"worker: scoring {run_dir} failed: {exc}", file=sys.stderr, flush=True)
+        return f"failed: {type(exc).__name__}: {exc}"
+
+
+def main(argv: list[str]) -> int:
+    parent = int(argv[0]) if argv else os.getppid()
+    _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides; it sends SIGTERM
+    state: dict[str, Any] = {"busy": False, "stop": False}
+
+    def on_term(signum: int, frame: Any) -> None:
+        # Only reached between runs: during a run the runner's own handler is installed.
+        raise Stop()
+
+    signal.signal(signal.SIGTERM, on_term)
+    proto = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)  # stray prints (image builds, libraries) must not corrupt the protocol
+    sys.stdout = sys.stderr
+    out = _Out(proto)
+    try:
+        state["tone"] = _tone_scorer()
+        out.send(ev="ready", pid=os.getpid())
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            msg = json.loads(line)
+            if msg.get("op") == "exit":
+                break
+            if msg.get("op") == "run":
+                run_job(msg["job"], out, state)
+            if state["stop"]:
+                break
+    except Stop:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,127 @@
+"""The trained tiers and the ensemble: validated on the held-out split, deterministic, cached by
+what they depend on, degrading to the lexicon without torch. The first run trains (a few minutes
+on 2 cores, once); later runs load the cached heads from .models/."""
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from testbed.scoring.tone import corpus
+from testbed.scoring.tone import heads as H
+from testbed.scoring.tone.classifier import ToneClassifier
+from testbed.scoring.tone.evaluate import TARGETS, evaluate, passes
+
+
+@pytest.fixture(scope="module")
+def clf():
+    return ToneClassifier()
+
+
+def test_corpus_is_large_varied_and_split_without_overlap():
+    train, held = corpus.load("train"), corpus.load("heldout")
+    assert len(train) + len(held) >= 1500
+    assert len(held) >= 300
+    norm = lambda t: " ".join(t.lower().split())
+    assert not {norm(i.text) for i in train} & {norm(i.text) for i in held}
+    for split in (train, held):
+        assert {i.level for i in split} == {0, 1, 2, 3}
+        tags = {t for i in split for t in i.tags}
+        assert {"terse", "verbose", "polite", "sarcastic", "technical", "hardneg", "after_act"} <= tags
+    assert sum("hardneg" in i.tags for i in train) >= 120
+
+
+@pytest.mark.slow
+def test_training_never_reads_the_heldout_split(clf, tmp_path, monkeypatch):
+    # Heads are retrained into an empty cache (the distilled static vectors, made for `clf`, are reused).
+    from testbed.scoring.tone.encoders import models_dir
+    static = next((models_dir() / "tone").glob("static-v*.npz"))
+    (tmp_path / "tone").mkdir()
+    shutil.copy(static, tmp_path / "tone" / static.name)
+    monkeypatch.setenv("TESTBED_MODELS_DIR", str(tmp_path))
+    reads = []
+    real_load = corpus.load
+    monkeypatch.setattr(corpus, "load", lambda split, path=None: reads.append(split) or real_load(split, path))
+    a = ToneClassifier(log=None)
+    assert reads and set(reads) == {"train"}
+    # deterministic: the same heads again, from scratch
+    for f in (tmp_path / "tone").glob("heads-*.npz"):
+        f.unlink()
+    b = ToneClassifier(log=None)
+    assert a.bundle.key == b.bundle.key
+    np.testing.assert_array_equal(a.bundle.stacker.level.W, b.bundle.stacker.level.W)
+    np.testing.assert_array_equal(a.bundle.heads["static"].flags.W, b.bundle.heads["static"].flags.W)
+
+
+def test_cache_key_follows_corpus_and_model(monkeypatch):
+    base = H.bundle_key(("lexicon", "static"), {"static": "aaa"})
+    assert H.bundle_key(("lexicon", "static"), {"static": "bbb"}) != base
+    assert H.bundle_key(("lexicon", "static", "minilm"), {"static": "aaa", "minilm": "m"}) != base
+    monkeypatch.setattr(corpus, "digest", lambda split="train": "changed")
+    assert H.bundle_key(("lexicon", "static"), {"static": "aaa"}) != base
+
+
+def test_ensemble_meets_its_targets_on_heldout(clf):
+    report = evaluate(clf)
+    ens = report["tiers"]["ensemble"]
+    print({t: {k: m[k] for k in ("auroc_frustrated", "macro_f1", "qwk", "recall_level3")}
+           for t, m in report["tiers"].items()})
+    assert not passes(report), passes(report)
+    assert ens["auroc_frustrated"] >= TARGETS["auroc_frustrated"]
+    assert ens["recall_level3"] >= TARGETS["recall_level3"]
+    assert set(report["tiers"]) == {"lexicon", "static", "ensemble"}
+    for m in report["tiers"].values():
+        assert set(m["flags"]) == {"remorse", "give_up", "self_deprecation", "calm_determination"}
+        assert 0 <= m["calibration"]["ece"] <= 1 and 0 <= m["calibration"]["brier"] <= 1
+    assert ens["calibration"]["ece"] < 0.1
+    assert ens["hard_negatives"]["false_frustrated"] <= 2
+
+
+def test_output_shape_evidence_and_long_narration(clf):
+    calm = ("I read the test file and the fixture. The merge function sorts by start only. "
+            "I'll change the key to include the end. Then I will run the whole suite again.")
+    text = calm + " Ugh, why does this keep failing?! " + calm
+    r, c, e = clf.classify([text, calm, "   "])
+    assert r["level"] >= 2 and c["level"] == 0
+    assert any("keep failing" in ev for ev in r["evidence"]) and all(ev in text for ev in r["evidence"])
+    assert set(r["tiers"]) == {"lexicon", "static"} and r["tiers"]["lexicon"]["level"] >= 2
+    assert 0.0 <= r["p_frustrated"] <= 1.0 and abs(sum(r["p_level"]) - 1) < 1e-3
+    assert e["empty"] and e["level"] == 0 and e["p_frustrated"] == 0.0
+    for tier in ("lexicon", "static"):
+        assert [x["level"] for x in clf.classify([text, calm], tier)][1] == 0
+
+
+def test_scorer_scores_thinking_as_its_own_channel(clf):
+    from testbed.scoring.tone.scorer import ToneScorer
+    scorer = ToneScorer(classifier=clf)
+    out = scorer.score_texts(["Let me run the tests.", "Let me run the tests."],
+                             [None, "This is hopeless, I give up."])
+    assert out[0]["thinking"] is None and out[0]["level"] == 0
+    assert out[1]["level"] == 0 and out[1]["thinking"]["level"] == 3
+    assert "give_up" in out[1]["thinking"]["flags"]
+    assert scorer.describe()["ensemble"] == ["lexicon", "static"]
+
+
+def test_without_torch_it_degrades_to_the_lexicon(tmp_path):
+    block = tmp_path / "block"
+    block.mkdir()
+    (block / "sitecustomize.py").write_text(  # as if torch were not installed
+        "import sys\n"
+        "class _NoTorch:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('torch', 'sentence_transformers'):\n"
+        "            raise ImportError(f'No module named {name!r}')\n"
+        "sys.meta_path.insert(0, _NoTorch())\n")
+    env = {**os.environ, "PYTHONPATH": f"{block}{os.pathsep}{ROOT}", "TESTBED_MODELS_DIR": str(tmp_path / "m")}
+    code = ("import json; from testbed.scoring.tone.classifier import ToneClassifier as T; c = T(log=None); "
+            "print(json.dumps([c.describe(), c.classify(['This is ridiculous!'])[0]]))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr
+    import json
+    desc, out = json.loads(res.stdout)
+    assert desc["ensemble"] == ["lexicon"] and "torch" in desc["unavailable"]["static"]
+    assert desc["note"].startswith("lexicon only")
+    assert out["level"] == 2 and set(out["tiers"]) == {"lexicon"}
