@@ -7,6 +7,7 @@ NAME ?= interval-off-by-one
 MODEL ?=
 SEED ?= 0
 STEPS ?=
+WALL ?=
 RUN ?=
 FILE ?=
 DIR ?= runs
@@ -45,7 +46,7 @@ model-local: venv
 # A scenario fetches the 1.1 GB model only when the run needs it (MODEL=local, or no MODEL and no API key).
 scenario: setup-test
 	@$(PY) -m testbed.models.assets ensure-for '$(MODEL)'
-	$(TESTBED) run $(NAME) --seed $(SEED) $(if $(MODEL),--model $(MODEL)) $(if $(STEPS),--max-steps $(STEPS))
+	$(TESTBED) run $(NAME) --seed $(SEED) $(if $(MODEL),--model $(MODEL)) $(if $(STEPS),--max-steps $(STEPS)) $(if $(WALL),--wall-seconds $(WALL))
 
 test: setup-test
 	$(PY) -m pytest $(PYTEST_ARGS)

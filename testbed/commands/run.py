@@ -18,6 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="model spec (default: `local`, or a hosted model when its API key is set; see README)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-steps", type=int, default=None, help="override the scenario's step budget")
+    p.add_argument("--wall-seconds", type=float, default=None,
+                   help="override the scenario's wall-clock budget (local CPU models need more)")
     p.add_argument("--runs-dir", type=Path, default=None, help="where run directories go (default: runs/)")
     p.add_argument("--run-id", default=None, help=argparse.SUPPRESS)
     p.add_argument("--feedback", choices=["neutral", "terse", "harsh"], default=None,
@@ -34,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_steps is not None and args.max_steps < 1:
         raise UsageError("--max-steps must be at least 1")
+    if args.wall_seconds is not None and args.wall_seconds <= 0:
+        raise UsageError("--wall-seconds must be positive")
     scenario = load_scenario(args.scenario)
     live = Console(stderr=True, quiet=args.quiet)
     if args.model is None:
@@ -54,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
                    highlight=False, markup=True)
 
     run_dir, result = run_scenario(scenario, model, seed=args.seed, runs_dir=args.runs_dir,
-                                   overrides=RunOverrides(max_steps=args.max_steps, feedback=args.feedback),
+                                   overrides=RunOverrides(max_steps=args.max_steps, feedback=args.feedback,
+                                                          wall_seconds=args.wall_seconds),
                                    run_id=args.run_id, on_step=on_step,
                                    on_start=lambda d: live.print(f"  run directory: {d}"))
     read = read_events(run_dir, strict=False)
