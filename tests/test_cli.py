@@ -40,6 +40,8 @@ def test_malformed_scenario_file(tmp_path):
 def test_bad_flag_value():
     res = run_cli("run", "interval-off-by-one", "--max-steps", "0")
     assert res.returncode == 2 and "--max-steps" in res.stderr
+    res = run_cli("run", "interval-off-by-one", "--wall-seconds", "-5")
+    assert res.returncode == 2 and "--wall-seconds must be positive" in res.stderr
 
 
 def test_scenarios_list_and_show():
