@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Iterator, Literal, Union
@@ -330,6 +329,3 @@ def write_json_atomic(path: Path, data: Any) -> None:
             os.unlink(tmp)
         raise
 
-
-def wall_clock() -> float:
-    return time.monotonic()
