@@ -59,7 +59,7 @@ def run() -> dict:
         base = []
         for _ in range(BASELINE_STEPS):
             t0 = time.perf_counter()
-            subprocess.run(["docker", "exec", sb.container.id, "bash", "-lc", "true"], check=True,
+            subprocess.run(["docker", "exec", "-u", "agent", sb.container.id, "bash", "-lc", "true"], check=True,
                            capture_output=True)
             base.append((time.perf_counter() - t0) * 1000)
     finally:

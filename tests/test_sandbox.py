@@ -98,3 +98,21 @@ def test_checker_runs_pristine_tests_despite_tampering(sandbox):
     res = sandbox.check("python3 -m pytest -q tests", timeout=60)
     assert res.exit_code == 1 and "3 failed" in res.output
     sandbox.exec("rm conftest.py")
+
+
+def test_a_steady_background_process_survives_later_commands(sandbox):
+    sandbox.exec("nohup sleep 300 >/dev/null 2>&1 &")
+    for _ in range(3):
+        sandbox.exec("true")
+    assert sandbox.exec("pgrep -x sleep -u agent | wc -l").output.strip() == "1"
+    sandbox.exec("pkill -x sleep; true")
+
+
+def test_the_agent_cannot_stop_its_own_container(sandbox):
+    sandbox.exec("kill -9 -1")  # bash's builtin spares the shell itself
+    res = sandbox.exec("/bin/kill -9 -1")  # this one kills the shell too
+    assert res.shell_restarted
+    sandbox.exec("pkill sleep; killall -9 sleep 2>/dev/null; true")
+    sandbox.container.reload()
+    assert sandbox.container.status == "running"
+    assert sandbox.exec("echo still here").output.strip() == "still here"

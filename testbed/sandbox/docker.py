@@ -264,6 +264,7 @@ class DockerSandbox:
         self._keep_host_pids: set[int] = set()
         self.ready_ms: float | None = None
         self.shell_restarts = 0
+        self._pids_after_last = 0  # processes in the container when the last command returned
 
     # -- lifecycle ---------------------------------------------------------------------------
     def labels(self) -> dict[str, str]:
@@ -284,9 +285,11 @@ class DockerSandbox:
 
     def start(self) -> None:
         t0 = time.perf_counter()
+        # init and its `sleep` run as root (with no capabilities), so nothing the agent runs as
+        # uid 1000 (`kill -9 -1`, `pkill sleep`) can stop the container; every command runs as agent.
         self.container = self.client.containers.run(
             self.image, command=["sleep", "infinity"], detach=True, init=True,
-            network_mode="none", user="agent", working_dir="/workspace", hostname="sandbox",
+            network_mode="none", user="0:0", working_dir="/workspace", hostname="sandbox",
             cap_drop=["ALL"], security_opt=["no-new-privileges"],
             pids_limit=self.pids, mem_limit=f"{self.memory_mb}m", memswap_limit=f"{self.memory_mb}m",
             nano_cpus=int(self.cpus * 1e9), labels=self.labels(), mounts=self._mounts(),
@@ -344,7 +347,7 @@ class DockerSandbox:
         assert self.shell is not None, "sandbox not started"
         if not self.shell.alive:
             self._restart_shell()
-        elif self._runaway_background():
+        elif self._multiplied_since_last_command():
             self._kill_all_but_keep(keep_shell=True)
         result = self.shell.run(command, timeout or 60, on_timeout=self._stop_runaway)
         if result.shell_restarted or not self.shell.alive:
@@ -365,18 +368,24 @@ class DockerSandbox:
             self._kill_all_but_keep(keep_shell=True)
             result.output += ("\n[the sandbox's process limit was nearly reached: all background "
                               "processes were killed]")
+        self._pids_after_last = self._pids_current()
         return result
 
     def _runaway_background(self) -> bool:
-        """True when processes left running by a command multiply (checked only when any are
-        left: init, the main command and the shell are the baseline of three)."""
-        baseline = len(self._keep_host_pids) + 1
-        before = self._pids_current()
-        if before <= baseline:
+        """True when processes a command left running multiply. The short wait happens only when
+        this command left more processes behind than there were before it (init, the main command
+        and the shell are the baseline; a steady background server costs nothing)."""
+        now = self._pids_current()
+        if now <= max(len(self._keep_host_pids) + 1, self._pids_after_last):
             return False
         time.sleep(0.2)
         after = self._pids_current()
-        return after >= 0.5 * self.pids or after > before + 8
+        return after >= 0.5 * self.pids or after > now + 8
+
+    def _multiplied_since_last_command(self) -> bool:
+        """Before a command: did background processes multiply while the model was thinking?"""
+        now = self._pids_current()
+        return now >= 0.5 * self.pids or now > self._pids_after_last + 8
 
     def _pids_current(self) -> int:
         try:
