@@ -22,11 +22,12 @@ def test_live_view_shows_bar_workers_tone_tests_counts_and_cost():
     ui.live_mode = True  # render only; no Live needed to draw a frame
     ui.run_started(0, _run(0), max_steps=30)
     ui.run_started(1, _run(1, "openai:gpt-4o-mini"), max_steps=30)
-    ui.step(0, {"run_id": "run-0", "index": 7, "tone": {"level": 2, "p_frustrated": 0.81},
-                "tests": {"passed": 3, "failed": 2, "errors": 0, "all_passed": False}, "cost_usd": 0.0})
-    ui.step(1, {"run_id": "run-1", "index": 3, "tone": None,
-                "tests": {"passed": 3, "failed": 2, "errors": 1, "all_passed": False}, "cost_usd": None})
-    ui.step(1, {"run_id": "stale-run", "index": 99})  # a late message of an ended run is ignored
+    from testbed.batch.messages import decode
+    ui.step(0, decode({"ev": "step", "run_id": "run-0", "index": 7, "tone": {"level": 2, "p_frustrated": 0.81},
+                       "tests": {"passed": 3, "failed": 2, "errors": 0, "all_passed": False}, "cost_usd": 0.0}))
+    ui.step(1, decode({"ev": "step", "run_id": "run-1", "index": 3, "tone": None,
+                       "tests": {"passed": 3, "failed": 2, "errors": 1, "all_passed": False}, "cost_usd": None}))
+    ui.step(1, decode({"ev": "step", "run_id": "stale-run", "index": 99}))  # a late message of an ended run
     ui.run_ended(2, "run-9", "solved")
     ui.run_ended(2, "run-8", "gave_up")
     ui.set_cost(1.25, 1)
@@ -64,7 +65,7 @@ class _ToneScorer:
 
 def test_step_tone_scores_the_step_just_taken(tmp_path):
     step = StepEvent(run_id="r", index=4, narration=Narration(text="This is hopeless."))
-    assert _step_tone(_ToneScorer(), tmp_path, step) == {"level": 3, "p_frustrated": 0.9}
+    assert _step_tone(_ToneScorer(), tmp_path, step).model_dump() == {"level": 3, "p_frustrated": 0.9}
 
 
 def test_the_batch_ends_with_the_precedence_report(tmp_path):

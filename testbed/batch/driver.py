@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from testbed.batch.executors import Executor
+from testbed.batch.messages import Failed, Finished, Job, Lost, Started, StepMsg
 from testbed.batch.progress import BatchProgress, fmt_cost
 from testbed.batch.spec import PlannedRun
 from testbed.batch.store import CRASHED, FAILED, FINISHED, SKIPPED, BatchStore, inspect_run_dir
@@ -171,63 +172,62 @@ class Driver:
         self.store.move_aside_if_present(run.run_id)  # never overwrite an earlier attempt
         attempt = self.store.start_attempt(run.run_id, worker=f"{self.ex.name}-{slot}",
                                            host=self.ex.host(slot), pid=None)
-        job = {"run_id": run.run_id, "scenario": run.scenario, "model": run.model, "seed": run.seed,
-               "knobs": run.knobs, "batch": self.store.batch_id, "runs_dir": str(self.store.runs_dir),
-               "lock": str(self.store.run_lock(run.run_id)), "score": self.s.score,
-               "lock_wait": self.s.lock_wait}
+        job = Job(run_id=run.run_id, scenario=run.scenario, model=run.model, seed=run.seed, knobs=run.knobs,
+                  batch=self.store.batch_id, runs_dir=str(self.store.runs_dir),
+                  lock=str(self.store.run_lock(run.run_id)), score=self.s.score, lock_wait=self.s.lock_wait)
         self.running[slot] = _Running(run, attempt, time.monotonic())
         self.ui.run_started(slot, run, self.max_steps_of(run))
         self.ex.submit(slot, job)
 
     # -- messages ------------------------------------------------------------------------------
-    def _handle(self, slot: int, msg: dict[str, Any]) -> None:
+    def _handle(self, slot: int, msg: Any) -> None:
         cur = self.running.get(slot)
-        if cur is None or msg.get("run_id") != cur.run.run_id:
-            return  # a late progress message of a run that already ended
-        ev = msg.get("ev")
-        if ev == "started":
-            self.store.set_attempt_pid(cur.run.run_id, msg.get("pid"), msg.get("host"))
-            if msg.get("host"):  # only remote executors say where a run went
-                self.ui.started_on(slot, cur.run.run_id, msg["host"])
-        elif ev == "step":
-            cur.cost = msg.get("cost_usd")
+        if cur is None or getattr(msg, "run_id", None) != cur.run.run_id:
+            return  # a late progress message of a run that already ended (or a worker's Ready)
+        if isinstance(msg, Started):
+            self.store.set_attempt_pid(cur.run.run_id, msg.pid, msg.host)
+            if msg.host:  # only remote executors say where a run went
+                self.ui.started_on(slot, cur.run.run_id, msg.host)
+        elif isinstance(msg, StepMsg):
+            cur.cost = msg.cost_usd
             self.ui.step(slot, msg)
-        elif ev == "finished":
+        elif isinstance(msg, Finished):
             self._ended_from_dir(slot, cur, msg)
-        elif ev == "failed":
+        elif isinstance(msg, Failed):
             self._failed(slot, cur, msg)
-        elif ev == "lost":
+        elif isinstance(msg, Lost):
             self._ended_from_dir(slot, cur, msg, lost=True)
 
-    def _ended_from_dir(self, slot: int, cur: _Running, msg: dict[str, Any], lost: bool = False) -> None:
+    def _ended_from_dir(self, slot: int, cur: _Running, msg: Any, lost: bool = False) -> None:
         """The run directory decides how a run ended; the worker's message only fills gaps."""
         run_id = cur.run.run_id
         seen = inspect_run_dir(self.store.run_dir(run_id))
         if seen.state == "absent":
             if lost:
-                state, outcome, reason = CRASHED, None, msg.get("reason", "the worker was lost")
+                state, outcome, reason = CRASHED, None, msg.reason
             else:  # a result that never reached the batch directory
-                state, outcome, reason = CRASHED, msg.get("outcome"), "no run directory came back"
-            steps, cost, wall = 0, msg.get("cost_usd"), None
+                state, outcome, reason = CRASHED, msg.outcome, "no run directory came back"
+            steps, cost, wall = 0, getattr(msg, "cost_usd", None), None
         else:
             state, outcome, reason = seen.state, seen.outcome, seen.reason
             steps, cost, wall = seen.steps, seen.cost_usd, seen.wall_s
             if lost and state == CRASHED:
-                reason = f"{msg.get('reason', 'the worker was lost')}; {reason}"
+                reason = f"{msg.reason}; {reason}"
         self.store.end_attempt(run_id, state, outcome, reason, steps, cost, wall)
         label = outcome if state == FINISHED else state
         self.result.ended[label] += 1
         self._track_model_errors(cur.run, state, outcome, reason)
         detail = f"{steps} steps, {fmt_cost(cost)}" + (f" — {reason}" if state != FINISHED or
                                                        outcome == "error" else "")
-        if msg.get("scored", "ok") not in (None, "ok"):
-            detail += f" (scores: {msg['scored']})"
+        scored = getattr(msg, "scored", None)
+        if scored not in (None, "ok"):
+            detail += f" (scores: {scored})"
         del self.running[slot]
         self.ui.run_ended(slot, run_id, label, detail)
 
-    def _failed(self, slot: int, cur: _Running, msg: dict[str, Any]) -> None:
+    def _failed(self, slot: int, cur: _Running, msg: Failed) -> None:
         run = cur.run
-        kind, reason = msg.get("kind", "run"), msg.get("reason", "")
+        kind, reason = msg.kind, msg.reason
         if kind == "model":
             reason = f"model {run.model!r} could not be loaded: {reason}"
             self._block(f"model:{run.model}", reason, lambda r: r.model == run.model)

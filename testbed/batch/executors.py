@@ -1,11 +1,10 @@
 """Executors run jobs in slots and report what the workers say. One protocol, two executors:
 `LocalExecutor` (worker processes on this machine) and `RayExecutor` (testbed/batch/ray_executor.py,
-Ray tasks on a cluster). Messages are the worker protocol's (testbed/batch/worker.py) plus
-    {"ev": "lost", "run_id", "reason"}   the worker or task died without finishing its run
+Ray tasks on a cluster). Messages are testbed/batch/messages.py's, plus `Lost` when a worker or
+task died without finishing its run.
 """
 from __future__ import annotations
 
-import json
 import os
 import selectors
 import signal
@@ -16,16 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from testbed.batch import messages
+from testbed.batch.messages import Job, Lost
 from testbed.batch.worker import spawn_worker
 
-Message = dict[str, Any]
+Message = Any  # a messages.WorkerMessage
 
 
 class Executor(Protocol):
     name: str
     slots: int
 
-    def submit(self, slot: int, job: dict[str, Any]) -> None: ...
+    def submit(self, slot: int, job: Job) -> None: ...
 
     def poll(self, timeout: float) -> list[tuple[int, Message]]: ...
 
@@ -46,7 +47,7 @@ class _Slot:
     index: int
     proc: subprocess.Popen | None = None
     buf: bytes = b""
-    job: dict[str, Any] | None = None
+    job: Job | None = None
     log: Any = None
 
 
@@ -78,12 +79,12 @@ class LocalExecutor:
         os.set_blocking(s.proc.stdout.fileno(), False)
         self._sel.register(s.proc.stdout, selectors.EVENT_READ, s)
 
-    def submit(self, slot: int, job: dict[str, Any]) -> None:
+    def submit(self, slot: int, job: Job) -> None:
         s = self._slots[slot]
         self._ensure(s)
         s.job = job
         try:
-            s.proc.stdin.write((json.dumps({"op": "run", "job": job}) + "\n").encode())
+            s.proc.stdin.write((messages.encode(messages.RunOp(job=job)) + "\n").encode())
         except (BrokenPipeError, OSError):
             pass  # the worker died; its EOF reports the job as lost
 
@@ -109,15 +110,14 @@ class LocalExecutor:
                     msg = self._parse(s, line)
                     if msg is not None:
                         out.append((s.index, msg))
-                        if msg.get("ev") in ("finished", "failed"):
+                        if isinstance(msg, messages.ENDS):
                             s.job = None
                 continue
             self._sel.unregister(key.fileobj)
             code = s.proc.wait()
             if s.job is not None:
-                out.append((s.index, {"ev": "lost", "run_id": s.job["run_id"],
-                                      "reason": f"the worker process exited with status {code}"
-                                                + self._log_tail(s)}))
+                out.append((s.index, Lost(run_id=s.job.run_id, reason=f"the worker process exited with status "
+                                                                       f"{code}{self._log_tail(s)}")))
                 s.job = None
             s.proc = None
         return out
@@ -134,13 +134,10 @@ class LocalExecutor:
     def _parse(self, s: _Slot, line: bytes) -> Message | None:
         if not line.strip():
             return None
-        try:
-            msg = json.loads(line)
-            return msg if isinstance(msg, dict) and "ev" in msg else None
-        except ValueError:
-            if s.log is not None:
-                s.log.write(b"unparsed worker output: " + line[:500] + b"\n")
-            return None
+        msg = messages.decode(line)
+        if msg is None and s.log is not None:
+            s.log.write(b"unparsed worker output: " + line[:500] + b"\n")
+        return msg
 
     def busy(self) -> int:
         return sum(s.job is not None for s in self._slots)

@@ -111,16 +111,17 @@ class BatchProgress:
         if row is not None and row.run_id == run_id and host:
             row.host = host
 
-    def step(self, slot: int, msg: dict[str, Any]) -> None:
+    def step(self, slot: int, msg: Any) -> None:
+        """One `StepMsg` (testbed/batch/messages.py) of the run in `slot`."""
         row = self.rows.get(slot)
-        if row is None or row.run_id != msg.get("run_id"):
+        if row is None or row.run_id != msg.run_id:
             return
-        row.step = int(msg.get("index", row.step))
-        row.tone = msg.get("tone")
-        row.tests = msg.get("tests") or row.tests
-        row.cost = msg.get("cost_usd")
-        if msg.get("host"):
-            row.host = msg["host"]
+        row.step = msg.index
+        row.tone = None if msg.tone is None else msg.tone.model_dump()
+        row.tests = row.tests if msg.tests is None else msg.tests.model_dump()
+        row.cost = msg.cost_usd
+        if msg.host:
+            row.host = msg.host
         self.refresh()
 
     def run_ended(self, slot: int, run_id: str, label: str, detail: str = "") -> None:

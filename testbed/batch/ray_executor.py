@@ -11,7 +11,6 @@ Tasks are never retried by Ray (`max_retries=0`): a run that dies with its node 
 from __future__ import annotations
 
 import io
-import json
 import os
 import selectors
 import shutil
@@ -23,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
+
+from testbed.batch import messages
 
 # A Ray node started here advertises and binds 127.0.0.1 only (Ray reads this when imported).
 LOCAL_ONLY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
@@ -102,7 +103,8 @@ def _run_on_node(slot: int, job: dict[str, Any], channel: Any) -> dict[str, Any]
         node_job = {**job, "runs_dir": str(tmp / "runs"), "lock": str(tmp / "run.lock")}
         with open(tmp / "worker.log", "ab") as log:
             proc = spawn_worker({"TESTBED_WORK_DIR": str(tmp / "work")}, stderr=log)
-            proc.stdin.write((json.dumps({"op": "run", "job": node_job}) + "\n").encode())
+            proc.stdin.write((messages.encode(messages.RunOp(job=messages.Job.model_validate(node_job)))
+                              + "\n").encode())
             sel = selectors.DefaultSelector()
             sel.register(proc.stdout, selectors.EVENT_READ)
             buf, stop_sent, next_check = b"", False, 0.0
@@ -116,19 +118,17 @@ def _run_on_node(slot: int, job: dict[str, Any], channel: Any) -> dict[str, Any]
                     continue
                 chunk = os.read(proc.stdout.fileno(), 65536)
                 if not chunk:
-                    final = {"ev": "lost", "run_id": job["run_id"],
-                             "reason": f"the worker on {host} exited with status {proc.wait()}"}
+                    final = messages.Lost(run_id=job["run_id"], reason=f"the worker on {host} exited with "
+                                                                       f"status {proc.wait()}").model_dump()
                     break
                 buf += chunk
                 *lines, buf = buf.split(b"\n")
                 for line in lines:
-                    if not line.strip():
-                        continue
-                    msg = json.loads(line)
-                    if msg.get("ev") in ("finished", "failed"):
-                        final = msg
-                    elif msg.get("ev") in ("started", "step"):
-                        channel.post.remote(slot, {**msg, "host": host})
+                    msg = messages.decode(line) if line.strip() else None
+                    if isinstance(msg, (messages.Finished, messages.Failed)):
+                        final = msg.model_dump()
+                    elif isinstance(msg, (messages.Started, messages.StepMsg)):
+                        channel.post.remote(slot, msg.model_copy(update={"host": host}).model_dump())
             try:
                 proc.stdin.write(b'{"op": "exit"}\n')
                 proc.stdin.close()
@@ -167,18 +167,20 @@ class RayExecutor:
     def host(self, slot: int) -> str:
         return self.hosts.get(slot, "ray")
 
-    def submit(self, slot: int, job: dict[str, Any]) -> None:
-        ref = self._run_remote.remote(slot, job, self.channel)
-        self.refs[ref] = (slot, job)
+    def submit(self, slot: int, job: Any) -> None:
+        data = job.model_dump()
+        ref = self._run_remote.remote(slot, data, self.channel)
+        self.refs[ref] = (slot, data)
 
     def busy(self) -> int:
         return len(self.refs)
 
-    def poll(self, timeout: float) -> list[tuple[int, dict[str, Any]]]:
-        out = list(self.ray.get(self.channel.drain.remote()))
+    def poll(self, timeout: float) -> list[tuple[int, Any]]:
+        out = [(slot, messages.decode(raw)) for slot, raw in self.ray.get(self.channel.drain.remote())]
+        out = [(slot, msg) for slot, msg in out if msg is not None]
         for slot, msg in out:
-            if msg.get("host"):
-                self.hosts[slot] = msg["host"]
+            if msg.host:
+                self.hosts[slot] = msg.host
         if not self.refs:
             if not out:
                 time.sleep(timeout)
@@ -190,13 +192,13 @@ class RayExecutor:
             out.append((slot, self._collect(ref, job)))
         return out
 
-    def _collect(self, ref: Any, job: dict[str, Any]) -> dict[str, Any]:
+    def _collect(self, ref: Any, job: dict[str, Any]) -> Any:
         run_id = job["run_id"]
         try:
             result = self.ray.get(ref)
         except Exception as exc:  # the task, its worker or its node died
-            return {"ev": "lost", "run_id": run_id, "reason": f"the Ray task failed: {type(exc).__name__}: "
-                                                              f"{str(exc).splitlines()[0][:300]}"}
+            return messages.Lost(run_id=run_id, reason=f"the Ray task failed: {type(exc).__name__}: "
+                                                       f"{str(exc).splitlines()[0][:300]}")
         final = dict(result["final"] or {"ev": "lost", "run_id": run_id, "reason": "no result"})
         if result.get("archive"):
             dest = self.runs_dir / run_id
@@ -212,7 +214,7 @@ class RayExecutor:
         if final.get("ev") == "lost" and result.get("worker_log"):
             final["reason"] += "; worker log tail: " + result["worker_log"][-500:]
         final["host"] = result.get("host")
-        return final
+        return messages.decode(final) or messages.Lost(run_id=run_id, reason=f"an unreadable result: {final!r}"[:300])
 
     def interrupt(self) -> None:
         self.ray.get(self.channel.request_stop.remote())

@@ -1,16 +1,9 @@
 """A batch worker: a process that runs one job at a time, each in its own main thread, so the
 runner's signal handling applies (SIGTERM ends the current run as `interrupted`, cleanly).
 
-Protocol (JSON, one object a line). The driver writes jobs to stdin:
-    {"op": "run", "job": {run_id, scenario, model, seed, knobs, batch, runs_dir, lock, score}}
-    {"op": "exit"}
-The worker answers on its stdout (anything else it prints goes to stderr):
-    {"ev": "ready", "pid"}
-    {"ev": "started", "run_id", "run_dir"}
-    {"ev": "step", "run_id", "index", "tests": {passed, failed, errors, all_passed} | null,
-     "tone": {level, p_frustrated} | null, "cost_usd": run total so far | null, "command"}
-    {"ev": "finished", "run_id", "outcome", "reason", "steps", "cost_usd", "wall_s", "scored"}
-    {"ev": "failed", "run_id", "kind": "model" | "scenario" | "lock", "reason"}
+Protocol: the typed messages of testbed/batch/messages.py, one JSON object a line. The driver
+writes `RunOp` (a `Job`) and `ExitOp` to stdin; the worker answers `Ready`, `Started`, `StepMsg`,
+`Finished` or `Failed` on its stdout (anything else it prints goes to stderr).
 
 The worker dies with its parent: it asks the kernel for SIGTERM when the parent goes (and checks
 the parent pid as well), so a driver killed with -9 leaves runs that end `interrupted` with their
@@ -19,7 +12,6 @@ containers removed, never runs that carry on unobserved.
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import signal
 import subprocess
@@ -28,6 +20,8 @@ import threading
 import time
 from pathlib import Path
 from typing import IO, Any
+
+from testbed.batch import messages
 
 PR_SET_PDEATHSIG = 1
 
@@ -64,9 +58,9 @@ class _Out:
     def __init__(self, stream: IO[str]):
         self.stream = stream
 
-    def send(self, **msg: Any) -> None:
+    def send(self, msg: Any) -> None:
         try:
-            self.stream.write(json.dumps(msg, default=str) + "\n")
+            self.stream.write(messages.encode(msg) + "\n")
             self.stream.flush()
         except (BrokenPipeError, ValueError):
             pass  # the driver is gone; the run directory is the record
@@ -86,44 +80,56 @@ def _tone_scorer() -> Any | None:
     return None
 
 
-def _step_tone(scorer: Any, run_dir: Path, step: Any) -> dict[str, Any] | None:
+def _step_tone(scorer: Any, run_dir: Path, step: Any) -> messages.StepTone | None:
     from testbed.rundata import RunData
     value = scorer.score_run(RunData(path=run_dir, events=[step], steps=[step])).get(step.index)
     if isinstance(value, dict):
-        return {"level": value.get("level"), "p_frustrated": value.get("p_frustrated")}
+        return messages.StepTone(level=value.get("level"), p_frustrated=value.get("p_frustrated"))
     return None
 
 
-def run_job(job: dict[str, Any], out: _Out, state: dict[str, Any]) -> None:
+def run_job(job: messages.Job, out: _Out, state: dict[str, Any]) -> None:
     from testbed.batch.store import FileLock
     from testbed.models import load_model
-    from testbed.runner import RunOverrides, run_scenario
+    from testbed.env import default_factory
+    from testbed.runner import run_scenario
+    from testbed.spec import RunSpec
     from testbed.scenario import load_scenario
     from testbed.timeline import step_command
 
-    run_id = job["run_id"]
-    lock = FileLock(Path(job["lock"]))
-    if not lock.acquire(timeout=float(job.get("lock_wait", 60)), note=f"pid {os.getpid()} run {run_id}"):
-        out.send(ev="failed", run_id=run_id, kind="lock",
-                 reason=f"another process holds the run ({lock.holder_note() or 'unknown'})")
+    run_id = job.run_id
+
+    def failed(kind: str, exc: BaseException | str) -> None:
+        reason = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+        out.send(messages.Failed(run_id=run_id, kind=kind, reason=reason))
+
+    lock = FileLock(Path(job.lock))
+    if not lock.acquire(timeout=job.lock_wait, note=f"pid {os.getpid()} run {run_id}"):
+        failed("lock", f"another process holds the run ({lock.holder_note() or 'unknown'})")
         return
     try:
         try:
-            scenario = load_scenario(job["scenario"])
+            scenario = load_scenario(job.scenario)
         except Exception as exc:
-            out.send(ev="failed", run_id=run_id, kind="scenario", reason=f"{type(exc).__name__}: {exc}")
+            failed("scenario", exc)
             return
         try:
-            model = load_model(job["model"])
+            model = load_model(job.model)
         except Exception as exc:  # an unknown spec, a missing key, a provider that is not installed
-            out.send(ev="failed", run_id=run_id, kind="model", reason=f"{type(exc).__name__}: {exc}")
+            failed("model", exc)
             return
+        try:
+            spec = RunSpec.for_scenario(scenario, model.name, job.seed, **job.knobs)
+        except ValueError as exc:
+            failed("spec", exc)
+            return
+        spec = spec.model_copy(update={"run_id": run_id, "batch": job.batch})
         run_dir_box: dict[str, Path] = {}
         cost: dict[str, float | None] = {"usd": 0.0}
 
         def on_start(run_dir: Path) -> None:
             run_dir_box["dir"] = run_dir
-            out.send(ev="started", run_id=run_id, run_dir=str(run_dir), pid=os.getpid())
+            out.send(messages.Started(run_id=run_id, run_dir=str(run_dir), pid=os.getpid()))
 
         def on_step(step: Any, tests: Any) -> None:
             c = step.usage.cost_usd
@@ -136,24 +142,21 @@ def run_job(job: dict[str, Any], out: _Out, state: dict[str, Any]) -> None:
                     print(f"worker: live tone scoring disabled after step {step.index}: "
                           f"{type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
                     state["tone"] = None
-            out.send(ev="step", run_id=run_id, index=step.index, tone=tone, cost_usd=cost["usd"],
-                     command=step_command(step)[:200],
-                     tests=None if tests is None else {"passed": tests.passed, "failed": tests.failed,
-                                                       "errors": tests.errors,
-                                                       "all_passed": tests.all_passed})
+            out.send(messages.StepMsg(
+                run_id=run_id, index=step.index, tone=tone, cost_usd=cost["usd"], command=step_command(step)[:200],
+                tests=None if tests is None else messages.StepTests(
+                    passed=tests.passed, failed=tests.failed, errors=tests.errors, all_passed=tests.all_passed)))
 
         state["busy"] = True
         try:
-            run_dir, result = run_scenario(scenario, model, seed=int(job["seed"]),
-                                           runs_dir=Path(job["runs_dir"]),
-                                           overrides=RunOverrides(**job.get("knobs", {})),
-                                           run_id=run_id, batch=job.get("batch"),
-                                           on_step=on_step, on_start=on_start)
+            run_dir, result = run_scenario(spec, model, default_factory("docker"),
+                                           runs_dir=Path(job.runs_dir), on_step=on_step, on_start=on_start)
         finally:
             state["busy"] = False
-        scored = _score(run_dir) if job.get("score") and result.outcome != "interrupted" else None
-        out.send(ev="finished", run_id=run_id, outcome=result.outcome, reason=result.reason,
-                 steps=result.steps, cost_usd=result.cost_usd, run_dir=str(run_dir), scored=scored)
+        scored = _score(run_dir) if job.score and result.outcome != "interrupted" else None
+        out.send(messages.Finished(run_id=run_id, outcome=result.outcome, reason=result.reason,
+                                   steps=result.steps, cost_usd=result.cost_usd, run_dir=str(run_dir),
+                                   scored=scored))
         if result.outcome == "interrupted":
             state["stop"] = True  # interrupted runs mean the driver wants this worker gone
     finally:
@@ -196,15 +199,17 @@ def main(argv: list[str]) -> int:
     out = _Out(proto)
     try:
         state["tone"] = _tone_scorer()
-        out.send(ev="ready", pid=os.getpid())
+        out.send(messages.Ready(pid=os.getpid()))
         for line in sys.stdin:
             if not line.strip():
                 continue
-            msg = json.loads(line)
-            if msg.get("op") == "exit":
+            msg = messages.decode_op(line)
+            if msg is None:
+                print(f"worker: not a driver message: {line[:200]!r}", file=sys.stderr, flush=True)
+                continue
+            if isinstance(msg, messages.ExitOp):
                 break
-            if msg.get("op") == "run":
-                run_job(msg["job"], out, state)
+            run_job(msg.job, out, state)
             if state["stop"]:
                 break
     except Stop:
