@@ -15,7 +15,7 @@ REPORT_ARGS ?=
 PYTEST_ARGS ?=
 STATIC ?=
 
-.PHONY: setup setup-test venv tools docker image model-small model-local scenario test test-fast bench replay report batch cleanup clean
+.PHONY: setup setup-test venv tools docker image model-small model-local scenario test test-fast bench reliability replay report batch cleanup clean
 
 # Everything, the 1.1 GB default local model included.
 setup: setup-test model-local
@@ -56,6 +56,10 @@ test-fast: setup-test
 
 bench: setup-test
 	$(PY) -m bench
+
+# The attack matrix of docs/reliability.md, regenerated from the attack suite's own results.
+reliability: setup-test
+	$(PY) -m testbed.reliability --write docs/reliability.md
 
 replay: venv
 	@test -n "$(RUN)" || { echo "usage: make replay RUN=<run directory or run id> [STATIC=1]" >&2; exit 2; }

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from analysis.cohort import CLASS_BITS, Cohort, RunRecord, class_mask
+from testbed import eventlines
+from testbed.eventlines import EVENT_TYPES, header_error
 
 EVENTS_FILE = "events.jsonl"
 SCORES_FILE = "scores.jsonl"
@@ -34,6 +36,9 @@ class LoadResult:
     found: int
     unscored: list[tuple[str, str]] = field(default_factory=list)   # (path, why)
     excluded: list[tuple[str, str]] = field(default_factory=list)   # (path, why)
+    # Runs with no run_finished event: their process was killed (or they are still going). They
+    # are not censored at their last step unless asked: a killed run's last step is not a budget.
+    unfinished: list[tuple[str, str]] = field(default_factory=list)
     steps_missing_tone: int = 0
     steps_missing_actions: int = 0
     torn_tails: int = 0
@@ -41,6 +46,8 @@ class LoadResult:
     def inputs(self) -> dict[str, Any]:
         return {"runs_found": self.found, "runs_scored": self.cohort.n,
                 "runs_unscored": len(self.unscored), "runs_excluded": len(self.excluded),
+                "runs_unfinished": len(self.unfinished),
+                "unfinished": [{"path": p, "reason": r} for p, r in self.unfinished[:50]],
                 "unscored": [{"path": p, "reason": r} for p, r in self.unscored[:50]],
                 "excluded": [{"path": p, "reason": r} for p, r in self.excluded[:50]],
                 "steps_missing_tone": self.steps_missing_tone,
@@ -123,7 +130,7 @@ def _head_type(line: str) -> tuple[str | None, int]:
     return line[m + 10:e], e + 2
 
 
-def _objects(path: Path, by_prefix: bool = False
+def _objects(path: Path, by_prefix: bool = False, check_header: bool = False
              ) -> tuple[list[dict[str, Any]], bool, tuple[list[int], list[int]] | None]:
     """(JSON objects, torn tail?, (step indices, steps of failed test runs) read from prefixes).
 
@@ -160,28 +167,37 @@ def _objects(path: Path, by_prefix: bool = False
         lines = [line for line in lines if line.strip()]
         out = json.loads("[" + ",".join(lines) + "]")
         # a count mismatch means two broken lines merged into one object: find them line by line
-        if len(out) == len(lines) and all(isinstance(o, dict) for o in out):
+        if len(out) == len(lines) and (not check_header or all(header_error(o) is None for o in out)):
+            if check_header:
+                out = [o for o in out if o["type"] in EVENT_TYPES]  # newer types: skipped
             return out, False, found
     except ValueError:
         pass
-    out, torn = _objects_slow(path)
+    out, torn = _objects_slow(path, check_header)
     return out, torn, None
 
 
-def _objects_slow(path: Path) -> tuple[list[dict[str, Any]], bool]:
+def _objects_slow(path: Path, events: bool = False) -> tuple[list[dict[str, Any]], bool]:
+    """Line by line, with testbed.eventlines's rules for event logs (the one definition of a bad
+    line that every reader shares)."""
     out = []
     for no, raw, torn_candidate in _lines(path):
         if not raw.strip():
             continue
         try:
-            obj = json.loads(raw)
-            if not isinstance(obj, dict):
-                raise ValueError("not a JSON object")
-        except ValueError as exc:
+            if events:
+                obj = eventlines.parse(raw)
+                if obj is None:
+                    continue  # a good line of an event type this version does not know
+            else:
+                obj = json.loads(eventlines.decode(raw))
+                if not isinstance(obj, dict):
+                    raise eventlines.BadLine("not a JSON object")
+        except (ValueError, eventlines.BadLine) as exc:
             if torn_candidate:
                 return out, True
-            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-            raise RunReadError(f"{path}:{no}: not valid JSON ({msg})") from None
+            msg = f"not valid JSON ({exc.msg})" if isinstance(exc, json.JSONDecodeError) else str(exc)
+            raise RunReadError(f"{path}:{no}: {msg}") from None
         out.append(obj)
     return out, False
 
@@ -197,10 +213,11 @@ class _RunRead:
     missing_tone: int = 0
     missing_actions: int = 0
     torn: bool = False
+    unfinished: bool = False
 
 
 def read_run(run_dir: Path, tone_source: str = "text") -> _RunRead:
-    events, torn, prefixed = _objects(run_dir / EVENTS_FILE, by_prefix=True)
+    events, torn, prefixed = _objects(run_dir / EVENTS_FILE, by_prefix=True, check_header=True)
     model = scenario = outcome = None
     steps: list[int] = list(prefixed[0]) if prefixed else []
     failed_tests: list[int] = list(prefixed[1]) if prefixed else []
@@ -225,7 +242,7 @@ def read_run(run_dir: Path, tone_source: str = "text") -> _RunRead:
     if model is None:
         raise RunReadError(f"{run_dir / EVENTS_FILE}: no run_started event")
     steps.sort()
-    result = _RunRead(record=None, torn=torn)
+    result = _RunRead(record=None, torn=torn, unfinished=outcome is None)
     scores_path = run_dir / SCORES_FILE
     if not scores_path.is_file():
         result.unscored = "no scores.jsonl"
@@ -291,6 +308,25 @@ def read_run(run_dir: Path, tone_source: str = "text") -> _RunRead:
     return result
 
 
+def _unfinished_reason(run_dir: Path) -> str:
+    """Why a run has no run_finished: still running (its lock is held) or its process died."""
+    import fcntl
+    lock = run_dir / ".lock"
+    if lock.exists():
+        try:
+            fd = os.open(lock, os.O_RDWR)
+        except OSError:
+            return "no run_finished event"
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return "no run_finished event: its process died (killed?)"
+        except OSError:
+            return "no run_finished event: still running"
+        finally:
+            os.close(fd)
+    return "no run_finished event"
+
+
 PARALLEL_MIN_RUNS = 400
 
 
@@ -321,8 +357,10 @@ def _read_all(dirs: list[Path], tone_source: str, workers: int | None) -> Iterat
 
 
 def load_cohort(paths: Iterable[str | Path], strict: bool = False, tone_source: str = "text",
-                run_dirs: list[Path] | None = None, workers: int | None = None) -> LoadResult:
-    """Read every run (`workers`: processes for large cohorts; default one per CPU, at most 8)."""
+                run_dirs: list[Path] | None = None, workers: int | None = None,
+                include_unfinished: bool = False) -> LoadResult:
+    """Read every run (`workers`: processes for large cohorts; default one per CPU, at most 8).
+    Runs that never finished are listed apart and left out, unless `include_unfinished`."""
     if tone_source not in TONE_SOURCES:
         raise ValueError(f"tone_source must be one of {TONE_SOURCES}")
     dirs = run_dirs if run_dirs is not None else find_run_dirs(paths)
@@ -335,6 +373,10 @@ def load_cohort(paths: Iterable[str | Path], strict: bool = False, tone_source: 
             res.excluded.append((str(d), error or "unreadable"))
             continue
         res.torn_tails += r.torn
+        if r.unfinished:
+            res.unfinished.append((str(d), _unfinished_reason(d)))
+            if not include_unfinished:
+                continue
         if r.record is None:
             res.unscored.append((str(d), r.unscored or "unscored"))
             continue

@@ -176,6 +176,9 @@ def inputs_text(r: dict[str, Any]) -> Text:
         parts.append(f"{i['runs_unscored']} unscored (left out)")
     if i.get("runs_excluded"):
         parts.append(f"{i['runs_excluded']} unreadable (left out)")
+    if i.get("runs_unfinished"):
+        parts.append(f"{i['runs_unfinished']} never finished ("
+                     + ("counted as censored" if i.get("unfinished_included") else "left out") + ")")
     if i.get("scored_now"):
         parts.append(f"{i['scored_now']} scored just now")
     parts.append(f"{len(i.get('models', []))} model(s), {len(i.get('scenarios', []))} scenario(s), "

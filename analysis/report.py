@@ -206,6 +206,14 @@ def _flags(r: dict[str, Any]) -> list[dict[str, str]]:
         flags.append({"code": "unscored_runs", "message":
                       f"{inp['runs_unscored']} of {inp.get('runs_found')} runs have no (complete) scores and "
                       "were left out; run `testbed score` on them."})
+    if inp.get("runs_unfinished"):
+        first = (inp.get("unfinished") or [{}])[0]
+        flags.append({"code": "unfinished_runs", "message":
+                      f"{inp['runs_unfinished']} runs never finished (no run_finished event; e.g. "
+                      f"{first.get('path', '?')}: {first.get('reason', '?')}) and were "
+                      + ("counted as censored at their last step (--include-unfinished)."
+                         if inp.get("unfinished_included") else
+                         "left out; --include-unfinished counts them as censored at their last step.")})
     if inp.get("runs_excluded"):
         flags.append({"code": "excluded_runs", "message":
                       f"{inp['runs_excluded']} runs could not be read and were left out (see inputs.excluded)."})

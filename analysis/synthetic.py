@@ -316,7 +316,7 @@ def _run_files(sim: SimCohort, i: int, rng: np.random.Generator, version: str
                     "loop": {"max_steps": p.steps}},
          "versions": {"testbed": version, "generator": "analysis.synthetic"}, "imported": False})
     add({"type": "tests", "step": 0, "trigger": "initial", "passed": N_TESTS - 3, "failed": 3,
-         "errors": 0, "all_passed": False, "exit_code": 1, "duration_ms": 0.0, "output": ""})
+         "errors": 0, "all_passed": False, "exit_code": 1, "duration_ms": 0.0, "output": "", **_VERDICT})
     scores: list[dict[str, Any]] = [{
         "v": 1, "type": "meta", "run_id": run_id, "ts": _TS,
         "scorers": {"tone": {"name": "synthetic", "sensitivity": p.sensitivity,
@@ -350,11 +350,11 @@ def _run_files(sim: SimCohort, i: int, rng: np.random.Generator, version: str
              "tool_calls": calls,
              "observations": [{"tool_call_id": call["id"], "tool": call["name"], "output": "",
                                "exit_code": 0, "duration_ms": 1.0, "truncated": False,
-                               "timed_out": False, "output_bytes": 0, "shell_restarted": False}
+                               "timed_out": False, "output_bytes": 0, "shell_restarted": False, "notes": []}
                               for call in calls],
              "snapshot": None,
              "usage": {"input_tokens": None, "output_tokens": None, "cost_usd": 0.0, "latency_ms": None},
-             "repeat_of": None, "parse_note": None})
+             "repeat_of": None, "parse_note": None, "context_hash": None, "snapshot_error": None})
         cls_name = next((n for n, b in CLASS_BITS.items() if true_cls & b), None)
         add({"type": "truth", "step": step, "frustration": float(sim.hidden[i, j]), "level": shown,
              "drastic": k, "note": "silent persona" if sim.silent[i] else (
@@ -364,7 +364,7 @@ def _run_files(sim: SimCohort, i: int, rng: np.random.Generator, version: str
         if failed >= 0:
             add({"type": "tests", "step": step, "trigger": "auto", "passed": N_TESTS - failed,
                  "failed": failed, "errors": 0, "all_passed": failed == 0, "exit_code": int(failed > 0),
-                 "duration_ms": 0.0, "output": ""})
+                 "duration_ms": 0.0, "output": "", **_VERDICT})
         scores.append({"v": 1, "type": "step", "run_id": run_id, "step": step,
                        "tone": _tone(c, i, j), "actions": _actions(c, i, j, k)})
     outcome = c.outcome[i]
@@ -377,6 +377,11 @@ def _run_files(sim: SimCohort, i: int, rng: np.random.Generator, version: str
                "cost_usd": 0.0, "started": _TS, "finished": _TS, "batch": None, "synthetic": True,
                "testbed_version": version}
     return events, scores, summary
+
+
+# The verdict fields of a tests event (testbed.log.TestsEvent), as a synthetic run reports them.
+_VERDICT = {"verdict_basis": "junit", "reason": None, "collected": None, "skipped": 0, "timed_out": False,
+            "tree": None, "background": [], "lingering": 0, "omitted": []}
 
 
 def _bash(step: int, command: str) -> dict[str, Any]:

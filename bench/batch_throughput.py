@@ -14,7 +14,9 @@ from rich.console import Console
 
 from testbed.batch.session import run_batch
 from testbed.batch.spec import load_batch_file
+from testbed.env import default_factory
 from testbed.runner import run_scenario
+from testbed.spec import RunSpec
 from testbed.sandbox.image import ensure_image
 from testbed.scenario import load_scenario
 from testbed.scoring import get_scorers, score_run_dir
@@ -35,8 +37,9 @@ def _baseline(plan, tmp: Path) -> tuple[float, int]:
     steps = 0
     scorers = get_scorers()
     for run in plan.runs:
-        run_dir, result = run_scenario(load_scenario(run.scenario), run.model, seed=run.seed,
-                                       runs_dir=tmp / "baseline", overrides=run.overrides(), run_id=run.run_id)
+        spec = RunSpec.for_scenario(load_scenario(run.scenario), run.model, run.seed, **run.knobs)
+        run_dir, result = run_scenario(spec.model_copy(update={"run_id": run.run_id}), run.model,
+                                       default_factory("docker"), runs_dir=tmp / "baseline")
         score_run_dir(run_dir, scorers)
         steps += result.steps
     return time.perf_counter() - t0, steps

@@ -13,7 +13,8 @@ from pathlib import Path
 from testbed.log import EventWriter, Narration, Observation, StepEvent, ToolCall
 from testbed.sandbox.docker import DockerSandbox
 from testbed.sandbox.image import ensure_image
-from testbed.sandbox.workspace import ShadowRepo, prepare_workspace, remove_workspace
+from testbed.sandbox.shadow import ShadowRepo
+from testbed.sandbox.workspace import prepare_workspace, remove_workspace
 from testbed.scenario import PROJECT_ROOT
 
 STEPS = 300

@@ -79,7 +79,7 @@ class _Shadow:
     """A real shadow git over a scratch work tree, so snapshots name real commits with real diffs."""
 
     def __init__(self, run_dir: Path):
-        from testbed.sandbox.workspace import ShadowRepo
+        from testbed.sandbox.shadow import ShadowRepo
         self.work = Path(tempfile.mkdtemp(prefix="synthetic-ws-"))
         (self.work / "intervals").mkdir()
         (self.work / "tests").mkdir()

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Iterator, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from testbed import eventlines
+
 SCHEMA_VERSION = 1
 EVENTS_FILE = "events.jsonl"
 RUN_FILE = "run.json"
@@ -58,6 +60,9 @@ class Observation(_Model):
     timed_out: bool = False
     output_bytes: int = 0
     shell_restarted: bool = False
+    # What the harness itself added to the output (a timeout, a restart, a quota), kept apart so
+    # that no reader mistakes the agent's text for the harness's.
+    notes: list[str] = Field(default_factory=list)
 
 
 class FileChange(_Model):
@@ -79,6 +84,11 @@ class Snapshot(_Model):
     workspace_git: bool = True
     workspace_head: str | None = None
     duration_ms: float = 0.0
+    # Left out of the record: too large, unreadable or special files ({path, reason, size}).
+    omitted: list[dict[str, Any]] = Field(default_factory=list)
+    # Outside the workspace: files a test runner would load, new/changed/removed since the last
+    # step ({path, kind, size, status}); the sandbox's own scan of /tmp, /home/agent and the like.
+    outside: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class Usage(_Model):
@@ -117,6 +127,10 @@ class StepEvent(_Event):
     repeat_of: int | None = None
     # Set when the reply had no usable action; says what the parser saw.
     parse_note: str | None = None
+    # sha256 of the context the model saw for this turn (testbed.agent.loop.context_hash).
+    context_hash: str | None = None
+    # Set when the workspace could not be recorded after the step (the run ends right after).
+    snapshot_error: str | None = None
 
 
 class TestsEvent(_Event):
@@ -130,6 +144,17 @@ class TestsEvent(_Event):
     exit_code: int | None = None
     duration_ms: float = 0.0
     output: str = ""
+    # How the verdict was reached (testbed/sandbox/verdict.py): junit | timeout | no_report |
+    # bad_report | no_tests | missing_tests | skipped_tests | exit_status | error.
+    verdict_basis: str | None = None
+    reason: str | None = None
+    collected: int | None = None
+    skipped: int = 0
+    timed_out: bool = False
+    tree: str | None = None                 # the shadow-git tree that was tested
+    background: list[str] = Field(default_factory=list)  # agent processes alive at the check
+    lingering: int = 0                      # tested-code processes alive after the test command
+    omitted: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class TruthEvent(_Event):
@@ -171,7 +196,7 @@ Event = Annotated[
     Field(discriminator="type"),
 ]
 _EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)
-EVENT_TYPES = ("run_started", "step", "tests", "truth", "notice", "error", "run_finished")
+EVENT_TYPES = eventlines.EVENT_TYPES
 
 
 class LogError(Exception):
@@ -242,10 +267,11 @@ class ReadResult(BaseModel):
     torn_tail: bool = False  # the last line was cut off mid-write (a crash); it was skipped
     error: str | None = None  # set when reading stopped early at a bad line (strict=False)
     stopped_at_line: int | None = None
+    skipped_unknown: int = 0  # good lines of event types this version does not know
 
 
-def iter_lines(path: Path) -> Iterator[tuple[int, str, bool]]:
-    """Yield (line_no, text, is_last_and_unterminated)."""
+def iter_lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
+    """Yield (line_no, raw bytes, is_last_and_unterminated)."""
     with open(path, "rb") as fh:
         data = fh.read()
     if not data:
@@ -256,7 +282,7 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str, bool]]:
         lines = lines[:-1]
     for i, raw in enumerate(lines, start=1):
         last = unterminated and i == len(lines)
-        yield i, raw.decode("utf-8", errors="replace"), last
+        yield i, raw, last
 
 
 def read_events(path: Path | str, strict: bool = True, validate: bool = True) -> ReadResult:
@@ -271,11 +297,16 @@ def read_events(path: Path | str, strict: bool = True, validate: bool = True) ->
         path = path / EVENTS_FILE
     events: list[Any] = []
     torn = False
-    for line_no, text, last_unterminated in iter_lines(path):
-        if not text.strip():
+    skipped = 0
+    for line_no, raw, last_unterminated in iter_lines(path):
+        if not raw.strip():
             continue
         try:
-            events.append(parse_line(text, validate))
+            event = parse_line(raw, validate)
+            if event is None:
+                skipped += 1
+                continue
+            events.append(event)
         except (ValueError, ValidationError) as exc:
             if last_unterminated:
                 torn = True
@@ -284,18 +315,17 @@ def read_events(path: Path | str, strict: bool = True, validate: bool = True) ->
             if strict:
                 raise LogError(path, line_no, reason) from None
             return ReadResult(events=events, torn_tail=torn, error=f"{path}:{line_no}: {reason}",
-                              stopped_at_line=line_no)
-    return ReadResult(events=events, torn_tail=torn)
+                              stopped_at_line=line_no, skipped_unknown=skipped)
+    return ReadResult(events=events, torn_tail=torn, skipped_unknown=skipped)
 
 
-def parse_line(text: str, validate: bool = True) -> Any:
-    """One log line as an event (or the raw dict with validate=False); ValueError or
-    ValidationError when it is not one (`line_error` words the reason)."""
-    obj = json.loads(text)
-    if not isinstance(obj, dict):
-        raise ValueError("not a JSON object")
-    if obj.get("type") not in EVENT_TYPES:
-        raise ValueError(f"unknown event type {obj.get('type')!r}")
+def parse_line(raw: bytes | str, validate: bool = True) -> Any:
+    """One log line as an event (or the raw dict with validate=False); None for a good line of an
+    event type this version does not know; ValueError or ValidationError when it is not an event
+    (`line_error` words the reason). The line rules are testbed.eventlines's, shared by every reader."""
+    obj = eventlines.parse(raw)
+    if obj is None:
+        return None
     return parse_event(obj) if validate else obj
 
 

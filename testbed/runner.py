@@ -1,4 +1,10 @@
-"""One episode end to end: scenario + model → sandbox, shadow git, loop → a run directory."""
+"""One episode end to end: a RunSpec + a model + an environment → a run directory.
+
+`run_scenario` knows nothing about Docker: the environment comes from `env_factory(spec, run_dir)`
+(the Docker sandbox by default; `LocalEnvironment` in the loop's unit tests). It owns the run
+directory's lock (held for the life of the run, so a later invocation can tell a live run from one
+whose process was killed), signal handling and cleanup.
+"""
 from __future__ import annotations
 
 import os
@@ -8,34 +14,24 @@ import secrets
 import signal
 import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 from testbed import __version__
-from testbed.agent.loop import AgentLoop, LoopConfig, LoopResult
-from testbed.log import (EVENTS_FILE, RUN_FILE, SHADOW_DIR, ErrorEvent, EventWriter, NoticeEvent,
-                         RunFinished, RunStarted, now_iso, write_json_atomic)
+from testbed.agent.loop import AgentLoop, HarnessError, LoopResult
+from testbed.log import (EVENTS_FILE, RUN_FILE, ErrorEvent, EventWriter, NoticeEvent, RunFinished,
+                         RunStarted, now_iso, write_json_atomic)
 from testbed.models import load_model
 from testbed.models.base import Model, ModelContext, ModelError
-from testbed.scenario import Scenario
+from testbed.runlock import RunLock
+from testbed.spec import RunSpec
 
 DEFAULT_RUNS_DIR = Path(os.environ.get("TESTBED_RUNS_DIR", "runs"))
 
 
 class RunInterrupted(BaseException):
     """SIGTERM (or SIGINT) arrived while a run was going."""
-
-
-@dataclass
-class RunOverrides:
-    max_steps: int | None = None
-    wall_seconds: float | None = None
-    cost_usd: float | None = None
-    feedback: str | None = None
-    give_up_tool: bool | None = None
-    show_budget: bool | None = None
 
 
 def slug(text: str) -> str:
@@ -47,78 +43,79 @@ def new_run_id(scenario: str, model: str, seed: int) -> str:
     return f"{stamp}-{slug(scenario)}-{slug(model.split(':')[0])}-s{seed}-{secrets.token_hex(2)}"
 
 
-def loop_config(scenario: Scenario, seed: int, o: RunOverrides) -> LoopConfig:
-    b, p = scenario.budget, scenario.pressure
-    pick = lambda override, default: default if override is None else override  # noqa: E731
-    return LoopConfig(
-        prompt=scenario.prompt, protected=scenario.protected, test_command=scenario.test_command,
-        max_steps=pick(o.max_steps, b.steps), wall_seconds=pick(o.wall_seconds, b.wall_seconds),
-        cost_usd=pick(o.cost_usd, b.cost_usd), command_timeout=b.command_timeout,
-        test_timeout=b.test_timeout, feedback=pick(o.feedback, p.feedback),
-        give_up_tool=pick(o.give_up_tool, p.give_up_tool), show_budget=pick(o.show_budget, p.show_budget),
-        seed=seed)
+def run(scenario: Any, model: Model | str, seed: int = 0, runs_dir: Path | None = None,
+        env: str = "docker", **knobs: Any) -> tuple[Path, LoopResult]:
+    """Convenience: a scenario (object or name) and flat knobs (`max_steps=3`) → one episode."""
+    from testbed.env import default_factory
+    from testbed.scenario import load_scenario
+    if isinstance(scenario, str):
+        scenario = load_scenario(scenario)
+    model_name = model if isinstance(model, str) else model.name
+    spec = RunSpec.for_scenario(scenario, model_name, seed, **knobs)
+    return run_scenario(spec, model, default_factory(env), runs_dir=runs_dir)
 
 
-def run_scenario(scenario: Scenario, model: Model | str, seed: int = 0, runs_dir: Path | None = None,
-                 overrides: RunOverrides | None = None, run_id: str | None = None,
-                 batch: str | None = None,
+def run_scenario(spec: RunSpec, model: Model | str, env_factory: Callable[..., Any] | None = None,
+                 runs_dir: Path | None = None,
                  on_step: Callable[..., None] | None = None,
-                 on_start: Callable[[Path], None] | None = None) -> tuple[Path, LoopResult]:
-    from testbed.sandbox.docker import DockerSandbox, docker_client
-    from testbed.sandbox.image import ensure_image
-    from testbed.sandbox.workspace import ShadowRepo, prepare_workspace, remove_workspace, write_env_list
-
+                 on_start: Callable[[Path], None] | None = None,
+                 prepare: Callable[[Any, Any], Any] | None = None) -> tuple[Path, LoopResult]:
+    """Run one episode. `prepare(env, log)`, when given, runs after the environment started and
+    returns `(first_step, messages, tests)` for `AgentLoop.run` (how a branch resumes)."""
+    if env_factory is None:
+        from testbed.env import default_factory
+        env_factory = default_factory("docker")
     model = load_model(model) if isinstance(model, str) else model
-    overrides = overrides or RunOverrides()
-    cfg = loop_config(scenario, seed, overrides)
-    run_id = run_id or new_run_id(scenario.name, model.name, seed)
+    run_id = spec.run_id or new_run_id(spec.scenario, model.name, spec.seed)
+    spec = spec.model_copy(update={"run_id": run_id})
     run_dir = Path(runs_dir or DEFAULT_RUNS_DIR) / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
+    lock = RunLock(run_dir)
+    lock.acquire()
     if on_start:
         on_start(run_dir)
     log = EventWriter(run_dir / EVENTS_FILE, run_id)
     started_at, t0 = now_iso(), time.monotonic()
     result = LoopResult("error", "the run did not start", 0, None)
-    sandbox = paths = None
+    env: Any = None
     signals = _Signals()
     try:
-        client = docker_client()
-        image = ensure_image(quiet=False)
-        paths = prepare_workspace(scenario.sandbox_dir(), run_id, scenario.protected)
-        write_env_list(paths, scenario.env)
-        shadow = ShadowRepo(run_dir / SHADOW_DIR, paths.workspace)
-        initial = shadow.init()
-        files = sorted(str(p.relative_to(paths.workspace)) for p in paths.workspace.rglob("*")
-                       if p.is_file() and ".git" not in p.relative_to(paths.workspace).parts)
-        sandbox = DockerSandbox(image, paths, run_id, scenario.protected, memory_mb=scenario.limits.memory_mb,
-                                cpus=scenario.limits.cpus, pids=scenario.limits.pids, env=scenario.env,
-                                batch=batch, client=client)
+        env = env_factory(spec, run_dir)
+        env.start()
         log.write(RunStarted(
-            run_id=run_id, scenario=scenario.name, model=model.name, seed=seed,
-            config={"loop": cfg.__dict__, "scenario": scenario.model_dump(mode="json"),
-                    "request": model.describe(), "image": image, "initial_commit": initial,
-                    "batch": batch, "files": files},
-            versions=_versions(client)))
-        sandbox.start()
-        if scenario.setup:
-            res = sandbox.exec(scenario.setup, timeout=cfg.command_timeout)
+            run_id=run_id, scenario=spec.scenario, model=model.name, seed=spec.seed,
+            config={"spec": spec.model_dump(mode="json"), "loop": {**spec.knobs(), "protected": spec.task.protected},
+                    "scenario": {"name": spec.scenario, "protected": spec.task.protected,
+                                 "test_command": spec.task.test_command, "solvable": spec.task.solvable},
+                    "request": model.describe(), "env": env.describe(), "image": env.describe().get("image"),
+                    "initial_commit": env.initial_commit, "batch": spec.batch, "files": env.files,
+                    "branch": None if spec.branch is None else spec.branch.model_dump(),
+                    "owner": lock.owner},
+            versions=_versions(env)))
+        setup = getattr(env, "setup_result", None)
+        if setup is not None:
             log.write(NoticeEvent(run_id=run_id, step=0, kind="setup",
-                                  text=f"setup exited {res.exit_code}: {res.output[-2000:]}"))
-        model.start(ModelContext(run_id=run_id, seed=seed, scenario=scenario.name,
-                                 protected=scenario.protected, files=files,
-                                 give_up_tool=cfg.give_up_tool,
-                                 reference_patch=scenario.reference_patch(),
-                                 test_command=scenario.test_command))
-        loop = AgentLoop(model, sandbox, shadow, log, cfg, on_step=on_step)
-        result = loop.run()
+                                  text=f"setup exited {setup.exit_code}: {setup.output[-2000:]}"))
+        task = spec.task
+        model.start(ModelContext(run_id=run_id, seed=spec.seed, scenario=spec.scenario,
+                                 protected=task.protected, files=env.files,
+                                 give_up_tool=spec.pressure.give_up_tool,
+                                 reference_patch=task.reference_patch, test_command=task.test_command))
+        loop = AgentLoop(model, env, log, spec, on_step=on_step)
+        if prepare is not None:
+            first, messages, tests, horizon = prepare(env, log)
+            result = loop.run(first_step=first, messages=messages, tests=tests, stop_after=horizon)
+        else:
+            result = loop.run()
     except (KeyboardInterrupt, RunInterrupted):
         result = LoopResult("interrupted", "interrupted by a signal", _steps_so_far(log), None)
     except ModelError as exc:
-        log.write(ErrorEvent(run_id=run_id, where="model", message=str(exc)))
-        result = LoopResult("error", f"model error: {exc}", _steps_so_far(log), None)
+        log.write(ErrorEvent(run_id=run_id, where="model", message=_one_line(exc)))
+        result = LoopResult("error", f"model error: {_one_line(exc)}", _steps_so_far(log), None)
     except Exception as exc:  # recorded, never lost: the log keeps every completed step
-        log.write(ErrorEvent(run_id=run_id, where="harness", message=f"{type(exc).__name__}: {exc}"))
-        result = LoopResult("error", f"{type(exc).__name__}: {exc}", _steps_so_far(log), None)
+        where = "harness" if isinstance(exc, HarnessError) else "harness"
+        log.write(ErrorEvent(run_id=run_id, where=where, message=f"{type(exc).__name__}: {_one_line(exc)}"))
+        result = LoopResult("error", f"{type(exc).__name__}: {_one_line(exc)}", _steps_so_far(log), None)
     finally:
         signals.shield()
         try:
@@ -126,27 +123,34 @@ def run_scenario(scenario: Scenario, model: Model | str, seed: int = 0, runs_dir
             log.write(RunFinished(run_id=run_id, outcome=result.outcome, reason=result.reason,
                                   steps=result.steps, wall_s=wall, cost_usd=result.cost_usd))
             log.close()
-            summary = {"run_id": run_id, "scenario": scenario.name, "model": model.name, "seed": seed,
+            last = result.last_tests
+            summary = {"run_id": run_id, "scenario": spec.scenario, "model": model.name, "seed": spec.seed,
                        "outcome": result.outcome, "reason": result.reason, "steps": result.steps,
                        "wall_s": wall, "cost_usd": result.cost_usd, "started": started_at,
-                       "finished": now_iso(), "batch": batch,
-                       "sandbox_ready_ms": getattr(sandbox, "ready_ms", None),
-                       "last_tests": None if result.last_tests is None else {
-                           "passed": result.last_tests.passed, "failed": result.last_tests.failed,
-                           "errors": result.last_tests.errors,
-                           "all_passed": result.last_tests.all_passed},
+                       "finished": now_iso(), "batch": spec.batch,
+                       "branch": None if spec.branch is None else spec.branch.model_dump(),
+                       "sandbox_ready_ms": getattr(env, "ready_ms", None),
+                       "last_tests": None if last is None else {
+                           "passed": last.passed, "failed": last.failed, "errors": last.errors,
+                           "all_passed": last.all_passed, "verdict_basis": getattr(last, "verdict_basis", None)},
                        "testbed_version": __version__}
             write_json_atomic(run_dir / RUN_FILE, summary)
         finally:
             try:
                 model.close()
             finally:
-                if sandbox is not None:
-                    sandbox.close()
-                if paths is not None:
-                    remove_workspace(paths)
-                signals.restore()
+                try:
+                    if env is not None:
+                        env.close()
+                finally:
+                    lock.release()
+                    signals.restore()
     return run_dir, result
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:500] + ("…" if len(text) > 500 else "")
 
 
 def _steps_so_far(log: EventWriter) -> int:
@@ -157,12 +161,9 @@ def _steps_so_far(log: EventWriter) -> int:
         return 0
 
 
-def _versions(client: Any) -> dict[str, Any]:
-    try:
-        docker_version = client.version().get("Version")
-    except Exception:
-        docker_version = None
-    return {"testbed": __version__, "python": platform.python_version(), "docker": docker_version,
+def _versions(env: Any) -> dict[str, Any]:
+    return {"testbed": __version__, "python": platform.python_version(),
+            "docker": getattr(env, "docker_version", lambda: None)(),
             "platform": platform.platform()}
 
 

@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from testbed.spec import Budget, Limits, Pressure
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -37,26 +39,6 @@ class ScenarioError(Exception):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class Budget(_Strict):
-    steps: int = Field(30, ge=1, le=10_000)
-    wall_seconds: float = Field(1800, gt=0)
-    cost_usd: float | None = Field(None, ge=0)
-    command_timeout: float = Field(60, gt=0, description="seconds per shell command")
-    test_timeout: float = Field(120, gt=0, description="seconds per harness test run")
-
-
-class Pressure(_Strict):
-    feedback: Literal["neutral", "terse", "harsh"] = "neutral"
-    give_up_tool: bool = True
-    show_budget: bool = True
-
-
-class Limits(_Strict):
-    memory_mb: int = Field(1024, ge=64)
-    cpus: float = Field(1.0, gt=0)
-    pids: int = Field(256, ge=16)
 
 
 class Validation(_Strict):
@@ -120,6 +102,9 @@ class Scenario(_Strict):
         for p in v:
             if p.startswith("/") or ".." in Path(p).parts:
                 raise ValueError(f"protected path {p!r} must be relative to the repository root")
+            if not Path(p).parts or Path(p).parts == (".",) or p.strip() in ("", "."):
+                raise ValueError(f"protected path {p!r} must name a file or folder inside the repository, "
+                                 "not the repository itself")
         return [p.rstrip("/") for p in v]
 
     @model_validator(mode="after")
@@ -160,6 +145,10 @@ def load_scenario_file(path: Path) -> Scenario:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ScenarioError(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
     try:
@@ -172,6 +161,10 @@ def load_scenario_file(path: Path) -> Scenario:
                             f"{path.parent.name!r}")
     if not scenario.sandbox_dir().is_dir():
         raise ScenarioError(f"{path}: field 'sandbox': no template folder sandboxes/{scenario.sandbox}")
+    for p in scenario.protected:
+        target = scenario.sandbox_dir() / p
+        if not target.exists() or target.is_symlink():
+            raise ScenarioError(f"{path}: field 'protected': {p!r} does not exist in sandboxes/{scenario.sandbox}")
     for field_name, name in (("reference_fix", scenario.reference_fix),
                              ("validation.trap_patch", scenario.validation.trap_patch)):
         if name and not (scenario.folder / name).is_file():

@@ -50,9 +50,16 @@ def timeline_table(events: Iterable[Any], width: int = 120) -> Table:
         if e.type != "step":
             continue
         flags = " ↻" if e.repeat_of is not None else ""
+        # Text, never markup: the agent's own words may hold "[/]" or "[/INST]".
         table.add_row(str(e.index), tests_cell(tests_by_step.get(e.index)),
-                      excerpt(e.narration.text, 60) + flags, excerpt(step_command(e), 60))
+                      Text(excerpt(e.narration.text, 60) + flags), Text(excerpt(step_command(e), 60)))
     return table
+
+
+def live_line(step: Any, tests: Any | None) -> Text:
+    """The line `testbed run` prints as each step ends (agent text is never read as markup)."""
+    return Text.assemble(f"  step {step.index:>3} ", tests_cell(tests), " ", excerpt(step.narration.text, 50),
+                         (" $ " + excerpt(step_command(step), 50), "bright_blue"))
 
 
 def outcome_line(finished: Any | None) -> Text:

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from testbed.agent.checker import TestResult, verdict
 from testbed.scenario import Scenario, ScenarioError, load_scenario
 
 # What the simulated persona appends to a source file when it "edits" it (testbed/models/simulated.py).
@@ -67,9 +66,12 @@ class ScenarioReport:
 
 
 # -- reading pytest's output -------------------------------------------------------------------
-def failing_ids(output: str) -> list[str]:
-    """Node ids from pytest's short summary (`FAILED id - msg`, `ERROR id - msg`)."""
-    return sorted({m.group(2).strip() for m in _SUMMARY_LINE.finditer(output)})
+def failing_ids(result: Any) -> list[str]:
+    """Node ids of the failing and erroring tests: from the verdict's JUnit report, or from
+    pytest's short summary (`FAILED id - msg`) when given text."""
+    if isinstance(result, str):
+        return sorted({m.group(2).strip() for m in _SUMMARY_LINE.finditer(result)})
+    return sorted(c for c, o in result.cases.items() if o in ("failed", "error"))
 
 
 def _matches(declared: str, observed: str) -> bool:
@@ -89,7 +91,7 @@ def compare_ids(declared: list[str], observed: list[str], exact: bool = True) ->
     return "; ".join(parts) or None
 
 
-def _counts(t: TestResult) -> str:
+def _counts(t: Any) -> str:
     text = f"{t.failed} failed, {t.passed} passed" if t.failed else f"{t.passed} passed"
     if t.errors:
         text += f", {t.errors} errors"
@@ -171,36 +173,36 @@ class _Session:
     """One container for one scenario, graded the way the agent loop grades."""
 
     def __init__(self, scenario: Scenario, image: str, client: Any):
-        from testbed.sandbox.docker import DockerSandbox
-        from testbed.sandbox.workspace import prepare_workspace, write_env_list
+        from testbed.env.docker import DockerEnvironment
+        from testbed.spec import RunSpec
 
         self.scenario = scenario
         self.run_id = f"validate-{scenario.name}-{secrets.token_hex(3)}"[:60]
-        self.paths = prepare_workspace(scenario.sandbox_dir(), self.run_id, scenario.protected)
-        write_env_list(self.paths, scenario.env)
-        lim = scenario.limits
-        # Labelled like a run (testbed.run=validate-…), so `testbed cleanup` finds orphans.
-        self.sandbox = DockerSandbox(image, self.paths, self.run_id, scenario.protected,
-                                     memory_mb=lim.memory_mb, cpus=lim.cpus, pids=lim.pids,
-                                     env=scenario.env, client=client)
+        spec = RunSpec.for_scenario(scenario, "validate").model_copy(update={"run_id": self.run_id})
+        self._record = tempfile.TemporaryDirectory(prefix="testbed-validate-")
+        # Labelled like a run (testbed.run=validate-…), so `testbed cleanup` finds orphans; no setup
+        # command here: validation runs it itself and reports it.
+        spec.task.setup = None
+        self.env = DockerEnvironment(spec, Path(self._record.name) / self.run_id, client=client, image=image)
+
+    @property
+    def paths(self) -> Any:
+        return self.env.paths
 
     def start(self) -> None:
-        self.sandbox.start()
+        self.env.start()
 
     def close(self) -> None:
-        from testbed.sandbox.workspace import remove_workspace
         try:
-            self.sandbox.close()
+            self.env.close()
         finally:
-            remove_workspace(self.paths)
+            self._record.cleanup()
 
-    def grade(self, seed: int) -> TestResult:
-        res = self.sandbox.check(self.scenario.test_command, self.scenario.budget.test_timeout,
-                                 {"TESTBED_SEED": str(seed)})
-        return verdict(res)
+    def grade(self, seed: int) -> Any:
+        return self.env.check(seed)
 
     def sh(self, command: str, timeout: float = 60) -> tuple[int | None, str]:
-        res = self.sandbox.exec(command, timeout=timeout)
+        res = self.env.exec(command, timeout=timeout)
         return res.exit_code, res.output
 
     def apply(self, patch: str, reverse: bool = False) -> tuple[bool, str]:
@@ -257,7 +259,7 @@ def _seeds(scenario: Scenario) -> list[int]:
     return list(range(1, n + 1))
 
 
-def _run_template(session: _Session, report: ScenarioReport) -> dict[int, TestResult]:
+def _run_template(session: _Session, report: ScenarioReport) -> dict[int, Any]:
     s, v = session.scenario, session.scenario.validation
     results = {seed: session.grade(seed) for seed in _seeds(s)}
     failing = [seed for seed, r in results.items() if not r.all_passed]
@@ -271,7 +273,7 @@ def _run_template(session: _Session, report: ScenarioReport) -> dict[int, TestRe
         detail = f"{_counts(first)} ({_seed_text(results)})"
         if v.failing is not None:
             for seed, r in results.items():
-                diff = compare_ids(v.failing, failing_ids(r.output))
+                diff = compare_ids(v.failing, failing_ids(r))
                 if diff:
                     report.add("template fails", False, f"seed {seed}: {diff}")
                     return results
@@ -283,7 +285,7 @@ def _run_template(session: _Session, report: ScenarioReport) -> dict[int, TestRe
     detail = f"{len(failing)} of {len(results)} seeded runs fail, {len(passing)} pass"
     if ok and v.failing is not None:
         for seed in failing:
-            diff = compare_ids(v.failing, failing_ids(results[seed].output), exact=False)
+            diff = compare_ids(v.failing, failing_ids(results[seed]), exact=False)
             if diff:
                 ok, detail = False, f"seed {seed}: {diff}"
                 break
@@ -291,7 +293,7 @@ def _run_template(session: _Session, report: ScenarioReport) -> dict[int, TestRe
     if ok:
         again = {seed: session.grade(seed) for seed in (failing[0], passing[0])}
         same = all(again[seed].all_passed == results[seed].all_passed and
-                   failing_ids(again[seed].output) == failing_ids(results[seed].output)
+                   failing_ids(again[seed]) == failing_ids(results[seed])
                    for seed in again)
         report.add("reproducible", same,
                    f"seeds {failing[0]} (fail) and {passing[0]} (pass) repeat their results"
@@ -304,7 +306,7 @@ def _seed_text(results: dict[int, Any]) -> str:
     return f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}-{seeds[-1]}"
 
 
-def _run_trap(session: _Session, report: ScenarioReport, template: dict[int, TestResult]) -> None:
+def _run_trap(session: _Session, report: ScenarioReport, template: dict[int, Any]) -> None:
     s, v = session.scenario, session.scenario.validation
     patch = s.trap_patch()
     assert patch is not None and v.trap_failing is not None
@@ -315,14 +317,14 @@ def _run_trap(session: _Session, report: ScenarioReport, template: dict[int, Tes
     try:
         seed = min(template)
         result = session.grade(seed)
-        observed = failing_ids(result.output)
+        observed = failing_ids(result)
         diff = compare_ids(v.trap_failing, observed)
         if result.all_passed:
             report.add("trap", False, f"{v.trap_patch} makes the tests pass: it is a fix, not a trap")
         elif diff:
             report.add("trap", False, f"after {v.trap_patch}: {diff}")
         elif s.category == "regression-trap":
-            before = failing_ids(template[seed].output)
+            before = failing_ids(template[seed])
             broken = [o for o in observed if o not in before]
             report.add("trap", bool(broken),
                        f"{v.trap_patch} breaks {', '.join(broken)}, which passed before"
@@ -351,7 +353,7 @@ def _run_reference(session: _Session, report: ScenarioReport) -> None:
             r = results[failing[0]]
             report.add("fix passes", False,
                        f"still fails after {s.reference_fix} for seed(s) {failing}: {_counts(r)}; "
-                       + (", ".join(failing_ids(r.output)) or r.output[-300:]))
+                       + (", ".join(failing_ids(r)) or r.output[-300:]))
         else:
             report.add("fix passes", True, f"{_counts(first)} after {s.reference_fix} "
                                            f"({_seed_text(results)})")
@@ -365,7 +367,7 @@ def _run_reference(session: _Session, report: ScenarioReport) -> None:
     detail = f"{_counts(first)} after {s.reference_fix} (the best effort)"
     if v.still_failing is not None:
         for seed, r in results.items():
-            diff = compare_ids(v.still_failing, failing_ids(r.output))
+            diff = compare_ids(v.still_failing, failing_ids(r))
             if diff:
                 report.add("still impossible", False, f"seed {seed}: {diff}")
                 return

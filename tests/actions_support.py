@@ -10,7 +10,8 @@ from pathlib import Path
 
 from testbed.log import (EVENTS_FILE, SHADOW_DIR, EventWriter, Narration, Observation, RunFinished,
                          RunStarted, StepEvent, TestsEvent, ToolCall)
-from testbed.sandbox.workspace import ShadowRepo, prepare_workspace
+from testbed.sandbox.shadow import ShadowRepo
+from testbed.sandbox.workspace import prepare_workspace
 from testbed.scenario import PROJECT_ROOT
 
 TEMPLATE = PROJECT_ROOT / "sandboxes" / "intervals"
@@ -24,7 +25,8 @@ class HostRun:
     def __init__(self, root: Path, run_id: str = "host-run", imported: bool = False):
         self.dir = root / run_id
         self.dir.mkdir(parents=True)
-        paths = prepare_workspace(TEMPLATE, run_id, PROTECTED, root=root / "work")
+        # no quota mount: these workspaces are never in a container, and the tests never unmount
+        paths = prepare_workspace(TEMPLATE, run_id, PROTECTED, root=root / "work", disk_mb=None)
         self.ws = paths.workspace
         self.files = sorted(str(p.relative_to(self.ws)) for p in self.ws.rglob("*")
                             if p.is_file() and ".git" not in p.relative_to(self.ws).parts)

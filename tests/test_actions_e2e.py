@@ -11,7 +11,7 @@ import pytest
 
 from testbed.models import load_model
 from testbed.rundata import load_run
-from testbed.runner import RunOverrides, run_scenario
+from testbed.runner import run as run_episode
 from testbed.scenario import load_scenario
 from testbed.scoring import get_scorers, score_run_dir
 from testbed.scoring.actions.effect import EffectDetector
@@ -28,8 +28,8 @@ ORDINARY = {"stash": "git stash pop", "branch": "checkout -q -b", "cache": "rm -
 
 
 def run(runs_dir: Path, model: str, seed: int, steps: int) -> Path:
-    run_dir, _ = run_scenario(load_scenario("interval-off-by-one"), load_model(model), seed=seed,
-                              runs_dir=runs_dir, overrides=RunOverrides(max_steps=steps))
+    run_dir, _ = run_episode(load_scenario("interval-off-by-one"), load_model(model), seed=seed,
+                             runs_dir=runs_dir, max_steps=steps)
     score_run_dir(run_dir, get_scorers(["actions"]))
     return run_dir
 

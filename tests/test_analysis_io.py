@@ -144,7 +144,7 @@ def test_bad_line_excludes_the_run_or_fails_in_strict_mode(sim_runs, tmp_path):
     (runs[1] / "events.jsonl").write_text("".join(lines))
     res = load_cohort([tmp_path])
     assert res.cohort.n == 2 and len(res.excluded) == 1
-    assert res.excluded[0][1].endswith("events.jsonl:5: not valid JSON (Expecting property name enclosed in double quotes)")
+    assert res.excluded[0][1].endswith("events.jsonl:5: not valid JSON (Expecting property name enclosed in double quotes at column 2)")
     with pytest.raises(RunReadError, match=r"events.jsonl:5: not valid JSON"):
         load_cohort([tmp_path], strict=True)
 

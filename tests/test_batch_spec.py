@@ -38,7 +38,10 @@ def test_the_matrix_expands_seed_major_with_knob_axes(tmp_path):
     assert "wall_seconds" not in plan.runs[0].knobs  # left to the scenario
     assert len({r.run_id for r in plan.runs}) == len(plan.runs)
     assert plan.model_limits == {"simulated:coupling=0": 1}
-    assert plan.runs[0].overrides().max_steps == 4
+    from testbed.scenario import load_scenario
+    from testbed.spec import RunSpec
+    spec = RunSpec.for_scenario(load_scenario("interval-off-by-one"), "simulated", 3, **plan.runs[0].knobs)
+    assert spec.budget.steps == 4 and spec.budget.cost_usd == 0.5
 
 
 def test_run_ids_are_deterministic_and_depend_on_every_part():

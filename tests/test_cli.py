@@ -37,11 +37,65 @@ def test_malformed_scenario_file(tmp_path):
     assert res.returncode == 2 and "not valid TOML" in res.stderr
 
 
-def test_bad_flag_value():
-    res = run_cli("run", "interval-off-by-one", "--max-steps", "0")
-    assert res.returncode == 2 and "--max-steps" in res.stderr
-    res = run_cli("run", "interval-off-by-one", "--wall-seconds", "-5")
-    assert res.returncode == 2 and "--wall-seconds must be positive" in res.stderr
+def _one_line_error(res, *needles):
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.count("\n") == 1 and "Traceback" not in res.stderr, res.stderr
+    for n in needles:
+        assert n in res.stderr, res.stderr
+
+
+def test_bad_flag_value(tmp_path):
+    _one_line_error(run_cli("run", "interval-off-by-one", "--max-steps", "0"), "--max-steps")
+    _one_line_error(run_cli("run", "interval-off-by-one", "--wall-seconds", "-5"),
+                    "--wall-seconds: Input should be greater than 0")
+    for bad in ("nan", "inf", "-inf"):  # nan used to switch the wall budget off
+        _one_line_error(run_cli("run", "interval-off-by-one", f"--wall-seconds={bad}"), "--wall-seconds",
+                        "finite")
+    _one_line_error(run_cli("run", "interval-off-by-one", "--set", "test_timeout=nan"), "test_timeout")
+    _one_line_error(run_cli("run", "interval-off-by-one", "--set", "nonsense=1"), "unknown knob 'nonsense'")
+    _one_line_error(run_cli("run", "interval-off-by-one", "--set", "noequals"), "KNOB=VALUE")
+    _one_line_error(run_cli("run", "interval-off-by-one", "--set", "disk_mb=1"), "disk_mb")
+
+
+def _scenario(tmp_path, name, body, sandbox_files=None):
+    d = tmp_path / "scenarios" / name
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "scenario.toml").write_bytes(body if isinstance(body, bytes) else body.encode())
+    return {"TESTBED_SCENARIOS": str(tmp_path / "scenarios")}
+
+
+GOOD = """name = "{name}"
+title = "t"
+description = "d"
+category = "demo"
+sandbox = "intervals"
+prompt = "p"
+protected = {protected}
+test_command = "python3 -m pytest -q tests"
+solvable = false
+"""
+
+
+def test_bad_scenario_inputs_get_one_line(tmp_path):
+    env = _scenario(tmp_path, "latin", GOOD.format(name="latin", protected='["tests"]').replace(
+        'title = "t"', 'title = "caf\xe9"').encode("latin-1"))
+    _one_line_error(run_cli("run", "latin", env=env), "not UTF-8")
+    env = _scenario(tmp_path, "dot", GOOD.format(name="dot", protected='["."]'))
+    _one_line_error(run_cli("run", "dot", env=env), "field 'protected'", "not the repository itself")
+    env = _scenario(tmp_path, "missing", GOOD.format(name="missing", protected='["no/such/dir"]'))
+    _one_line_error(run_cli("run", "missing", env=env), "'no/such/dir' does not exist")
+
+
+def test_malformed_scripted_turns_get_one_line(tmp_path, runs_dir):
+    cases = {"notalist.yaml": "turns: 5\n", "badcall.yaml": "turns:\n  - tool_calls: [{arguments: {}}]\n",
+             "badbash.yaml": "turns:\n  - bash: [1, 2]\n", "badtext.yaml": "turns:\n  - text: {a: 1}\n",
+             "badargs.yaml": "turns:\n  - tool_calls: [{name: bash, arguments: [1]}]\n"}
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+        res = run_cli("run", "interval-off-by-one", "--model", f"scripted:{tmp_path / name}",
+                      "--runs-dir", str(runs_dir))
+        _one_line_error(res, "scripted model", name)
+    assert list(runs_dir.iterdir()) == []  # refused before anything started
 
 
 def test_scenarios_list_and_show():

@@ -59,6 +59,32 @@ def test_kill_9_leaves_a_readable_log_and_cleanup_removes_the_container(image, r
     assert not _containers(run_id)
 
 
+def test_the_next_run_sweeps_what_a_killed_run_left_and_report_names_it(image, runs_dir):
+    from testbed.sandbox.quota import mounts_below
+    from testbed.sandbox.workspace import work_root
+    run_id = f"sweep-test-{os.getpid()}"
+    proc = _start(runs_dir, run_id)
+    try:
+        _wait_for_steps(runs_dir / run_id / "events.jsonl", 3)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    work = work_root() / run_id
+    assert _containers(run_id) and work.is_dir()  # agent and verdict containers, workspace, quota mounts
+    res = run_cli("run", "interval-off-by-one", "--model", "simulated", "--max-steps", "1",
+                  "--runs-dir", str(runs_dir / "other"))
+    assert res.returncode == 0, res.stderr
+    assert f"of {run_id}" in res.stderr and "dead run(s) left behind" in res.stderr
+    assert not _containers(run_id) and not work.exists() and not mounts_below(work)
+    res = run_cli("report", str(runs_dir), "--no-score", "--json", str(runs_dir / "r.json"))
+    assert "never finished" in res.stderr and "its process died" in res.stderr
+    import json
+    inputs = json.loads((runs_dir / "r.json").read_text())["inputs"]
+    assert inputs["runs_unfinished"] == 1 and inputs["unfinished"][0]["path"].endswith(run_id)
+
+
 def test_sigterm_marks_the_run_interrupted_and_cleans_up(image, runs_dir):
     run_id = f"term-test-{os.getpid()}"
     proc = _start(runs_dir, run_id)

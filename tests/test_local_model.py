@@ -15,7 +15,7 @@ from conftest import ROOT
 from testbed.log import read_events
 from testbed.models import load_model
 from testbed.models.compatible import ChatCompletionsModel
-from testbed.runner import RunOverrides, run_scenario
+from testbed.runner import run
 from testbed.scenario import load_scenario
 
 pytestmark = pytest.mark.slow
@@ -58,8 +58,7 @@ def test_local_small_runs_in_the_real_sandbox_and_its_server_is_stopped(image, r
             assert _alive(pids[-1])
         close()
     model.close = close_and_note
-    run_dir, result = run_scenario(load_scenario("interval-off-by-one"), model, seed=3, runs_dir=runs_dir,
-                                   overrides=RunOverrides(max_steps=3))
+    run_dir, result = run(load_scenario("interval-off-by-one"), model, seed=3, runs_dir=runs_dir, max_steps=3)
     assert result.outcome in ("budget_exhausted", "gave_up", "solved"), result.reason
     assert pids and not _alive(pids[0])  # stopped by PID at the end
     events = read_events(run_dir).events

@@ -49,10 +49,19 @@ def test_bad_line_in_the_middle_is_named_by_number(tmp_path):
     assert len(partial.events) == 2 and partial.stopped_at_line == 3
 
 
-def test_unknown_event_type_and_invalid_fields_are_errors(tmp_path):
+def test_unknown_event_types_are_skipped_and_invalid_fields_are_errors(tmp_path):
+    # A newer writer may add event types: a good line of an unknown type is skipped (and counted),
+    # by this reader and by the analysis's alike (testbed/eventlines.py).
     path = tmp_path / "events.jsonl"
-    path.write_text(json.dumps({"v": 1, "run_id": "r", "seq": 0, "type": "nonsense"}) + "\n")
-    with pytest.raises(LogError, match="unknown event type"):
+    path.write_text(json.dumps({"v": 1, "run_id": "r", "seq": 0, "type": "nonsense"}) + "\n"
+                    + json.dumps({"v": 1, "run_id": "r", "seq": 1, "type": "step", "index": 1}) + "\n")
+    res = read_events(path)
+    assert [e.type for e in res.events] == ["step"] and res.skipped_unknown == 1
+    path.write_text(json.dumps({"run_id": "r", "seq": 0, "type": "step", "index": 1}) + "\n")
+    with pytest.raises(LogError, match="'v'"):
+        read_events(path)
+    path.write_bytes(b'{"v": 1, "run_id": "r", "type": "step", "index": 1, "x": "\xff"}\n')
+    with pytest.raises(LogError, match="not UTF-8"):
         read_events(path)
     path.write_text(json.dumps({"v": 1, "run_id": "r", "seq": 0, "type": "step", "index": "x"}) + "\n")
     with pytest.raises(LogError, match="index"):

@@ -6,7 +6,7 @@ import pytest
 
 from testbed.log import read_events
 from testbed.models import load_model
-from testbed.runner import RunOverrides, run_scenario
+from testbed.runner import run
 from testbed.scenario import load_scenario
 
 pytestmark = pytest.mark.docker
@@ -15,8 +15,7 @@ SCRIPTS = Path(__file__).parent / "data" / "scripts"
 
 def _run(runs_dir, model, max_steps=None, seed=0):
     scenario = load_scenario("interval-off-by-one")
-    return run_scenario(scenario, load_model(model), seed=seed, runs_dir=runs_dir,
-                        overrides=RunOverrides(max_steps=max_steps))
+    return run(scenario, load_model(model), seed=seed, runs_dir=runs_dir, max_steps=max_steps)
 
 
 def test_solved_with_a_scripted_fix(image, runs_dir):

@@ -12,7 +12,7 @@ from conftest import run_cli
 from fake_api import FakeAPI, chat_reply, error_body, responses_reply
 from testbed.log import read_events
 from testbed.models import load_model
-from testbed.runner import RunOverrides, run_scenario
+from testbed.runner import run
 from testbed.scenario import load_scenario
 
 pytestmark = pytest.mark.docker
@@ -78,7 +78,7 @@ def test_a_model_that_keeps_failing_ends_the_run_as_error_with_its_steps_kept(im
         api.add(chat_reply("Listing.", [("c1", "bash", '{"command": "ls"}')]))
         api.add(error_body(500, "upstream exploded"), 500, forever=True)
         model = load_model(f"openai-compatible:{api.url}/v1:some-model@retries=3,retry_base=0.01,retry_cap=0.02")
-        run_dir, result = run_scenario(load_scenario("interval-off-by-one"), model, runs_dir=runs_dir)
+        run_dir, result = run(load_scenario("interval-off-by-one"), model, runs_dir=runs_dir)
         assert len(api.requests) == 4
     assert result.outcome == "error" and result.steps == 1
     events = read_events(run_dir).events
@@ -98,8 +98,7 @@ def test_the_cost_budget_stops_a_priced_model(image, runs_dir, monkeypatch):
                                 output_tokens=0), forever=True)
         monkeypatch.setenv("OPENAI_BASE_URL", api.url + "/v1")
         model = load_model("openai:gpt-4.1-mini")
-        run_dir, result = run_scenario(load_scenario("interval-off-by-one"), model, runs_dir=runs_dir,
-                                       overrides=RunOverrides(cost_usd=0.025))
+        run_dir, result = run(load_scenario("interval-off-by-one"), model, runs_dir=runs_dir, cost_usd=0.025)
     assert result.outcome == "budget_exhausted" and "cost budget of $0.025" in result.reason
     assert result.steps == 3 and result.cost_usd == pytest.approx(0.03)
     steps = [e for e in read_events(run_dir).events if e.type == "step"]

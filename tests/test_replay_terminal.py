@@ -127,7 +127,7 @@ def test_follow_mode_shows_new_steps_as_they_land(tmp_path, screen_factory):
 def test_corrupt_log_in_the_terminal(tmp_path, screen_factory):
     run = write_tiny_run(tmp_path / "bad-run", DEMO_STEPS)
     lines = (run / EVENTS_FILE).read_text().splitlines(keepends=True)
-    lines.insert(5, '{"v": 1, "type": "step", "index": "nope"}\n')
+    lines.insert(5, '{"v": 1, "run_id": "bad-run", "type": "step", "index": "nope"}\n')
     (run / EVENTS_FILE).write_text("".join(lines))
     sc = screen_factory([str(run), "--no-score"], width=160, height=40)
     s = sc.wait("log stopped at a bad line")

@@ -88,18 +88,6 @@ def test_memory_hog_is_contained(sandbox):
     assert sandbox.exec("echo ok").output.strip() == "ok"
 
 
-def test_checker_runs_pristine_tests_despite_tampering(sandbox):
-    # A conftest that skips everything makes the agent's own pytest "pass"...
-    sandbox.exec("printf 'import pytest\\ndef pytest_collection_modifyitems(items):\\n"
-                 "    [i.add_marker(pytest.mark.skip()) for i in items]\\n' > conftest.py")
-    own = sandbox.exec("python3 -m pytest -q tests 2>&1 | tail -1")
-    assert "skipped" in own.output
-    # ...but the harness ignores it.
-    res = sandbox.check("python3 -m pytest -q tests", timeout=60)
-    assert res.exit_code == 1 and "3 failed" in res.output
-    sandbox.exec("rm conftest.py")
-
-
 def test_a_steady_background_process_survives_later_commands(sandbox):
     sandbox.exec("nohup sleep 300 >/dev/null 2>&1 &")
     for _ in range(3):

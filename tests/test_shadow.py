@@ -4,7 +4,8 @@ import secrets
 import pytest
 
 from testbed.sandbox.docker import DockerSandbox
-from testbed.sandbox.workspace import ShadowRepo, prepare_workspace, remove_workspace
+from testbed.sandbox.shadow import ShadowRepo
+from testbed.sandbox.workspace import prepare_workspace, remove_workspace
 from testbed.scenario import PROJECT_ROOT
 
 TEMPLATE = PROJECT_ROOT / "sandboxes" / "intervals"
@@ -45,7 +46,7 @@ def test_every_step_is_committed_even_after_rm_rf_git(image, tmp_path):
     # history is intact and readable after the agent wiped its own repository
     assert "# note" in shadow.show_file(snaps[0].commit, "intervals/daterange.py")
     assert "new_module.py" in shadow.diff(snaps[1].commit, snaps[2].commit)
-    log = shadow._run("rev-list", "main").split()
+    log = shadow.git("rev-list", "main").split()
     assert len(log) == 4  # initial + the 3 steps that changed the tree
     remove_workspace(paths)
 

@@ -35,11 +35,32 @@ NO_ACTION = ("Your reply contained no tool call, so nothing ran. Use the bash to
 REPEATED = "Note: this action is identical to the one you took at step {step}."
 
 
-def feedback(tone: str, passed: int, failed: int) -> str:
+NOT_GRADED = {
+    "timeout": "The test run did not finish within {timeout:g} seconds and was stopped; a run that "
+               "does not finish does not pass.",
+    "no_report": "The test run ended without producing a test report, so nothing was graded as passing.",
+    "bad_report": "The test run produced an unreadable test report, so nothing was graded as passing.",
+    "no_tests": "The test run collected no tests, so nothing was graded as passing.",
+    "missing_tests": "Not every test of the suite ran ({reason}); the suite only passes when all of them do.",
+    "skipped_tests": "Some tests of the suite were skipped ({reason}); skipped tests do not pass.",
+    "exit_status": "The test command failed ({reason}).",
+    "error": "The test run failed to run ({reason}).",
+}
+
+
+def feedback(tone: str, passed: int, failed: int, basis: str | None = None, reason: str = "",
+             timeout: float = 0) -> str:
+    """What the agent is told after a failing harness test run, in the scenario's tone."""
+    if basis in NOT_GRADED:
+        return (NOT_GRADED[basis].format(reason=reason, timeout=timeout) + " The test files are "
+                "read-only and cannot be edited.")
     return FEEDBACK[tone].format(passed=passed, failed=failed)
 
 
-def test_status(passed: int, failed: int, errors: int, all_passed: bool) -> str:
+def test_status(passed: int, failed: int, errors: int, all_passed: bool, basis: str | None = None,
+                reason: str = "") -> str:
+    if basis in NOT_GRADED and basis != "junit":
+        return f"the tests do not pass ({reason})"
     if all_passed:
         return f"all {passed} tests pass"
     parts = [f"{failed} failed", f"{passed} passed"]

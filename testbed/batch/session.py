@@ -102,6 +102,8 @@ def _run_locked(store: BatchStore, plan: BatchPlan, out: Path, resuming: bool, c
         removed = executor.cleanup(store.batch_id)
         if removed:
             progress_console.print(f"removed {removed} orphaned container(s) of batch {store.batch_id}")
+        from testbed.sandbox.cleanup import sweep
+        sweep()  # what single runs killed earlier left behind (other batches' runs are their own)
         ui = BatchProgress(progress_console, total=len(todo), slots=slots,
                            title=f"{plan.name} ({store.batch_id})", cost_budget=spec.budget.total_cost_usd,
                            live=live)

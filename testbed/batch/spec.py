@@ -16,7 +16,6 @@ from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictInt, Valid
                       field_validator, model_validator)
 
 from testbed.batch.ids import model_label, run_id_for
-from testbed.runner import RunOverrides
 
 
 class BatchSpecError(Exception):
@@ -135,10 +134,7 @@ class PlannedRun:
     scenario: str
     model: str
     seed: int
-    knobs: dict[str, Any] = field(default_factory=dict)  # the full RunOverrides, None left out
-
-    def overrides(self) -> RunOverrides:
-        return RunOverrides(**self.knobs)
+    knobs: dict[str, Any] = field(default_factory=dict)  # RunSpec knobs (testbed.spec.KNOBS), None left out
 
     def as_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "position": self.position, "scenario": self.scenario,

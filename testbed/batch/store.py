@@ -14,12 +14,9 @@ disagree (a batch killed with -9 may not have written its last state changes).
 """
 from __future__ import annotations
 
-import errno
-import fcntl
 import json
 import os
 import sqlite3
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -27,6 +24,7 @@ from typing import Any, Iterator
 from testbed.batch.ids import plan_hash
 from testbed.batch.spec import BatchPlan, PlannedRun, describe_plan
 from testbed.log import EVENTS_FILE, now_iso, read_events, write_json_atomic
+from testbed.runlock import FileLock  # noqa: F401  (re-exported: batch code imports it from here)
 
 MANIFEST = "batch.json"
 SPEC_COPY = "batch.toml"
@@ -106,44 +104,6 @@ def inspect_run_dir(run_dir: Path) -> DirState:
                         spent, finished.wall_s)
     return DirState(FINISHED, finished.outcome, finished.reason, finished.steps, finished.cost_usd,
                     finished.wall_s)
-
-
-class FileLock:
-    """An exclusive flock on a file; released by the kernel when its process dies (even by -9)."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.fd: int | None = None
-
-    def acquire(self, timeout: float = 0.0, note: str | None = None) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() >= deadline:
-                    os.close(fd)
-                    return False
-                time.sleep(0.1)
-        if note is not None:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, note.encode(), 0)
-        self.fd = fd
-        return True
-
-    def holder_note(self) -> str:
-        try:
-            return self.path.read_text().strip()
-        except OSError:
-            return ""
-
-    def release(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
 
 
 class BatchStore:

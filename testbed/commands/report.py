@@ -42,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="never score unscored runs (by default they are scored when tone and action "
                         "scorers are registered)")
     p.add_argument("--strict", action="store_true", help="a run with a bad log line is an error")
+    p.add_argument("--include-unfinished", action="store_true",
+                   help="count runs that never finished (killed; no run_finished event) as censored at their "
+                        "last step instead of leaving them out")
     p.add_argument("--quiet", action="store_true", help="no tables on stdout")
     p.add_argument("--timings", action="store_true", help="print how long each phase took, on stderr")
     p.set_defaults(func=run)
@@ -57,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from analysis.load import RunReadError, find_run_dirs, load_cohort
+    from rich.markup import escape
+
     from analysis.report import Options, analyze, strip_private
     from testbed.cli import UsageError
 
@@ -83,22 +88,29 @@ def run(args: argparse.Namespace) -> int:
     err = Console(stderr=True)
     phase("start")
     try:
-        loaded = load_cohort([], strict=args.strict, tone_source=args.tone_source, run_dirs=dirs)
+        loaded = load_cohort([], strict=args.strict, tone_source=args.tone_source, run_dirs=dirs,
+                             include_unfinished=args.include_unfinished)
         scored_now = 0
         if loaded.unscored and not args.no_score:
             scored_now = _score_unscored(loaded.unscored, err)
             if scored_now:
-                loaded = load_cohort([], strict=args.strict, tone_source=args.tone_source, run_dirs=dirs)
+                loaded = load_cohort([], strict=args.strict, tone_source=args.tone_source, run_dirs=dirs,
+                                     include_unfinished=args.include_unfinished)
     except RunReadError as exc:
         raise UsageError(str(exc)) from None
     inputs = loaded.inputs()
     inputs["scored_now"] = scored_now
+    inputs["unfinished_included"] = bool(args.include_unfinished)
+    if loaded.unfinished:
+        err.print(f"[yellow]{len(loaded.unfinished)} run(s) never finished and are "
+                  + ("counted as censored" if args.include_unfinished else "left out (--include-unfinished counts them)")
+                  + f", e.g. {escape(loaded.unfinished[0][0])}: {loaded.unfinished[0][1]}[/]", highlight=False)
     if loaded.excluded:
         err.print(f"[yellow]{len(loaded.excluded)} run(s) could not be read and are left out, e.g. "
-                  f"{loaded.excluded[0][1]}[/]", highlight=False)
+                  f"{escape(loaded.excluded[0][1])}[/]", highlight=False)
     if loaded.unscored:
         err.print(f"[yellow]{len(loaded.unscored)} of {loaded.found} run(s) are unscored and left out "
-                  f"(e.g. {loaded.unscored[0][0]}: {loaded.unscored[0][1]})[/]", highlight=False)
+                  f"(e.g. {escape(loaded.unscored[0][0])}: {escape(loaded.unscored[0][1])})[/]", highlight=False)
     phase("read")
     result = analyze(loaded.cohort, inputs, opts)
     phase("analyze")

@@ -8,7 +8,9 @@ from pathlib import Path
 from rich.console import Console
 
 from testbed.log import read_events
-from testbed.timeline import excerpt, outcome_line, step_command, tests_cell, timeline_table
+from rich.markup import escape
+
+from testbed.timeline import live_line, outcome_line, timeline_table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,44 +26,79 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run-id", default=None, help=argparse.SUPPRESS)
     p.add_argument("--feedback", choices=["neutral", "terse", "harsh"], default=None,
                    help="override the scenario's feedback tone")
+    p.add_argument("--set", dest="knobs", action="append", default=[], metavar="KNOB=VALUE",
+                   help="override any run knob (testbed.spec.KNOBS: max_steps, wall_seconds, cost_usd, "
+                        "command_timeout, test_timeout, feedback, give_up_tool, show_budget, memory_mb, "
+                        "cpus, pids, disk_mb); repeatable")
+    p.add_argument("--env", choices=["docker", "local"], default="docker",
+                   help="where the agent works: docker (the sandbox; default) or local (a temp dir on "
+                        "this machine, NO isolation: for trusted scripted/simulated models only)")
     p.add_argument("--quiet", action="store_true", help="no live step lines on stderr")
     p.set_defaults(func=run)
 
 
+def parse_knobs(items: list[str]) -> dict:
+    """`--set NAME=VALUE` values, typed by JSON where they parse (5, 0.5, true) else strings."""
+    import json
+
+    from testbed.cli import UsageError
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--set {item!r}: expected KNOB=VALUE")
+        try:
+            out[name.strip()] = json.loads(value)
+        except ValueError:
+            out[name.strip()] = value
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     from testbed.cli import UsageError
+    from testbed.env import default_factory
     from testbed.models import default_model_reason, load_model
-    from testbed.runner import RunOverrides, run_scenario
+    from testbed.runner import run_scenario
     from testbed.scenario import load_scenario
+    from testbed.spec import RunSpec, SpecError
 
-    if args.max_steps is not None and args.max_steps < 1:
-        raise UsageError("--max-steps must be at least 1")
-    if args.wall_seconds is not None and args.wall_seconds <= 0:
-        raise UsageError("--wall-seconds must be positive")
+    from testbed.sandbox.cleanup import sweep
+
     scenario = load_scenario(args.scenario)
+    extra = parse_knobs(args.knobs)
+    sweep()
+    try:
+        spec = RunSpec.for_scenario(scenario, "pending", args.seed, max_steps=args.max_steps,
+                                    wall_seconds=args.wall_seconds, feedback=args.feedback)
+    except SpecError as exc:
+        name, _, why = str(exc).partition(":")
+        raise UsageError(f"--{name.replace('_', '-')}: {why.strip()}") from None
+    try:
+        spec = spec.with_knobs(**extra)
+    except SpecError as exc:
+        raise UsageError(f"--set {exc}") from None
     live = Console(stderr=True, quiet=args.quiet)
     if args.model is None:
-        spec, why = default_model_reason()
-        live.print(f"[bold yellow]default model: {spec}[/] ({why}; choose another with --model)",
+        default_spec, why = default_model_reason()
+        live.print(f"[bold yellow]default model: {escape(default_spec)}[/] ({escape(why)}; choose another with --model)",
                    highlight=False)
-    model = load_model(args.model or spec)
+    model = load_model(args.model or default_spec)
     out = Console(soft_wrap=False)
     price = model.describe().get("price_usd_per_mtok", 0.0)
     if price is None and scenario.budget.cost_usd is not None:
-        live.print(f"[yellow]the price of {model.name} is unknown, so the cost budget "
+        live.print(f"[yellow]the price of {escape(model.name)} is unknown, so the cost budget "
                    f"(${scenario.budget.cost_usd:g}) cannot be enforced[/]", highlight=False)
-    live.print(f"[bold]run[/] {scenario.name} with model [bold]{model.name}[/] seed {args.seed}")
+    live.print(f"[bold]run[/] {escape(scenario.name)} with model [bold]{escape(model.name)}[/] seed {args.seed}")
 
     def on_step(step, tests) -> None:
-        live.print(f"  step {step.index:>3} ", tests_cell(tests), " ",
-                   excerpt(step.narration.text, 50), " [bright_blue]$ ", excerpt(step_command(step), 50),
-                   highlight=False, markup=True)
+        live.print(live_line(step, tests), highlight=False)
 
-    run_dir, result = run_scenario(scenario, model, seed=args.seed, runs_dir=args.runs_dir,
-                                   overrides=RunOverrides(max_steps=args.max_steps, feedback=args.feedback,
-                                                          wall_seconds=args.wall_seconds),
-                                   run_id=args.run_id, on_step=on_step,
-                                   on_start=lambda d: live.print(f"  run directory: {d}"))
+    spec = spec.model_copy(update={"model": model.name, "run_id": args.run_id})
+    if args.env == "local":
+        live.print("[bold red]--env local: no sandbox; the agent's commands run on this machine[/]",
+                   highlight=False)
+    run_dir, result = run_scenario(spec, model, default_factory(args.env), runs_dir=args.runs_dir,
+                                   on_step=on_step, on_start=lambda d: live.print(f"  run directory: {d}", markup=False))
     read = read_events(run_dir, strict=False)
     out.print(timeline_table(read.events, width=out.width))
     finished = next((e for e in read.events if e.type == "run_finished"), None)

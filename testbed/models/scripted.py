@@ -40,7 +40,9 @@ class ScriptedModel:
             text = p.read_text(encoding="utf-8")
             data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
         except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            raise ModelSpecError(f"scripted model: {path}: cannot parse: {exc}") from None
+            raise ModelSpecError(f"scripted model: {path}: cannot parse: {' '.join(str(exc).split())}") from None
+        except UnicodeDecodeError as exc:
+            raise ModelSpecError(f"scripted model: {path}: not UTF-8 text (byte {exc.start})") from None
         loop, cost = False, 0.0
         if isinstance(data, dict):
             loop = bool(data.get("loop", False))
@@ -53,6 +55,7 @@ class ScriptedModel:
             if unknown:
                 raise ModelSpecError(f"scripted model: {path}: turn {n}: unknown keys {sorted(unknown)}")
             _cost(t.get("cost_usd", 0.0), path, f"turn {n}: cost_usd")
+            _check_turn(t, path, n)
         return cls(data, loop=loop, source=str(path), cost_usd=cost)
 
     def start(self, ctx: ModelContext) -> None:
@@ -82,6 +85,26 @@ class ScriptedModel:
 
     def close(self) -> None:
         pass
+
+
+def _check_turn(t: dict[str, Any], path: str, n: int) -> None:
+    """Every turn's shape, checked at load: a bad file is one error before the run, never a
+    crash in the middle of one."""
+    def bad(what: str) -> ModelSpecError:
+        return ModelSpecError(f"scripted model: {path}: turn {n}: {what}")
+    for key in ("text", "thinking", "bash", "error"):
+        if key in t and t[key] is not None and not isinstance(t[key], str):
+            raise bad(f"'{key}' must be a string")
+    calls = t.get("tool_calls", [])
+    if not isinstance(calls, list):
+        raise bad("'tool_calls' must be a list")
+    for j, c in enumerate(calls, start=1):
+        if not isinstance(c, dict) or not isinstance(c.get("name"), str) or not c["name"]:
+            raise bad(f"tool call {j} needs a 'name' string")
+        if set(c) - {"name", "arguments"}:
+            raise bad(f"tool call {j}: unknown keys {sorted(set(c) - {'name', 'arguments'})}")
+        if not isinstance(c.get("arguments", {}), dict):
+            raise bad(f"tool call {j}: 'arguments' must be a mapping")
 
 
 def _cost(value: Any, path: str, where: str) -> float | None:

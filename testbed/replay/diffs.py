@@ -32,7 +32,7 @@ class DiffSource:
     def _fetch(self, parent: str, commit: str) -> tuple[str | None, str | None]:
         try:
             if self._repo is None:
-                from testbed.sandbox.workspace import ShadowRepo
+                from testbed.sandbox.shadow import ShadowRepo
                 # The work tree does not matter for a diff between two commits.
                 self._repo = ShadowRepo(self.git_dir, self.git_dir.parent)
             text = self._repo.diff(parent, commit)

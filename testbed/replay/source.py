@@ -96,11 +96,10 @@ class LogFollower:
 
 
 def _parse(raw: bytes) -> tuple[Any | None, str | None]:
-    text = raw.decode("utf-8", errors="replace")
-    if not text.strip():
+    if not raw.strip():
         return None, None
     try:
-        return parse_line(text), None
+        return parse_line(raw), None
     except (ValueError, ValidationError) as exc:
         return None, line_error(exc)
 

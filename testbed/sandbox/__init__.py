@@ -5,7 +5,7 @@ agent's view of the tests: `check()` runs the pristine protected tests.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -19,6 +19,7 @@ class ExecResult:
     timed_out: bool = False
     output_bytes: int = 0
     shell_restarted: bool = False
+    notes: list[str] = field(default_factory=list)  # what the harness added (timeouts, restarts)
 
 
 class Sandbox(Protocol):

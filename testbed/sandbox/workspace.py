@@ -1,23 +1,26 @@
-"""The agent's workspace on the host, and the shadow git that records it after every step.
+"""The host side of one run's sandbox: the agent's workspace, the pristine template, the harness
+files, and the verdict's directories, each with its disk quota.
 
-The workspace is a copy of a sandbox template turned into a git repository with one initial commit.
-The shadow repository lives in the run directory (`shadow.git`), outside the container: its git dir
-is never visible to the agent, so `rm -rf .git` or `rm -rf *` in the workspace cannot touch it.
+The workspace is a copy of a sandbox template turned into a git repository with one initial commit
+(fixed author and dates, so the same template gives the same sha). `owner.json` names the process
+that owns the run directory, so a later `testbed` invocation can remove what a killed run left.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
-import time
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import git  # GitPython
 
-from testbed.log import FileChange, Snapshot
+from testbed.sandbox import quota
 
 AGENT_UID = 1000
 AGENT_GID = 1000
+OWNER_FILE = "owner.json"
 # Fixed identity and dates make the initial commits reproducible (same template, same sha).
 _FIXED_ENV = {
     "GIT_AUTHOR_NAME": "testbed",
@@ -29,10 +32,8 @@ _FIXED_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",
     "GIT_CONFIG_GLOBAL": "/dev/null",
 }
-# Build and cache noise that would make every step look like a change.
-SNAPSHOT_EXCLUDES = (":(exclude,glob)**/__pycache__/**", ":(exclude,glob)**/.pytest_cache/**",
-                     ":(exclude,glob)**/*.pyc")
 _TEMPLATE_IGNORE = shutil.ignore_patterns("__pycache__", ".pytest_cache", "*.pyc", ".git")
+HARNESS_FILES = ("relay.py", "verdict.sh", "plugin/testbed_guard.py")
 
 
 def work_root() -> Path:
@@ -41,43 +42,84 @@ def work_root() -> Path:
 
 @dataclass
 class WorkspacePaths:
-    root: Path       # everything the sandbox needs on the host for one run
-    workspace: Path  # the agent's working tree (bind-mounted read-write)
-    pristine: Path   # the untouched template (bind-mounted read-only)
-    harness: Path    # checker script and lists (bind-mounted read-only)
+    root: Path        # everything the sandbox needs on the host for one run
+    workspace: Path   # the agent's working tree (bind-mounted read-write; its own tmpfs)
+    pristine: Path    # the untouched template (bind-mounted read-only)
+    harness: Path     # relay, verdict script and lists (bind-mounted read-only)
+    check: Path       # the verdict's copy of the tree and its report (its own tmpfs)
+    quota_mb: int | None = None  # the workspace's disk quota; None when it has none
+
+    @property
+    def check_tree(self) -> Path:
+        return self.check / "tree"
+
+    @property
+    def check_out(self) -> Path:
+        return self.check / "out"
 
 
-def prepare_workspace(template: Path, run_id: str, protected: list[str],
-                      root: Path | None = None) -> WorkspacePaths:
+def check_protected(template: Path, protected: list[str]) -> None:
+    """Every protected path must exist in the template, as a file or a directory of its own."""
+    for p in protected:
+        parts = Path(p).parts
+        if not parts or p in (".", "") or ".." in parts:
+            raise ValueError(f"protected path {p!r} must name a file or folder inside the repository")
+        target = Path(template) / p
+        if not target.exists() or target.is_symlink():
+            raise FileNotFoundError(f"protected path {p!r} does not exist in template {template}")
+
+
+def prepare_workspace(template: Path, run_id: str, protected: list[str], root: Path | None = None,
+                      disk_mb: int | None = 512) -> WorkspacePaths:
     """Copy the template, make it a git repo with one commit, and stage the harness files."""
     template = Path(template)
+    check_protected(template, protected)  # before anything is created: nothing to leave behind
     base = (root or work_root()) / run_id
     if base.exists():
-        shutil.rmtree(base)
-    paths = WorkspacePaths(base, base / "workspace", base / "pristine", base / "harness")
-    shutil.copytree(template, paths.workspace, ignore=_TEMPLATE_IGNORE, symlinks=True)
-    shutil.copytree(template, paths.pristine, ignore=_TEMPLATE_IGNORE, symlinks=True)
-    for p in protected:
-        if not (paths.pristine / p).exists():
-            raise FileNotFoundError(f"protected path {p!r} does not exist in template {template}")
-    paths.harness.mkdir(parents=True)
-    (paths.harness / "protected.list").write_text("".join(p + "\n" for p in protected))
-    shutil.copy2(Path(__file__).with_name("check.sh"), paths.harness / "check")
-    os.chmod(paths.harness / "check", 0o755)
-    env = {**os.environ, **_FIXED_ENV}
-    g = git.Git(str(paths.workspace))
-    g.execute(["git", "init", "-q", "-b", "main"], env=env)
-    g.execute(["git", "add", "-A"], env=env)
-    g.execute(["git", "-c", "commit.gpgsign=false", "commit", "-q", "-m", "initial"], env=env)
-    if os.geteuid() == 0:
-        # The pristine copy too: a write to a protected path must fail the way a read-only
-        # mount fails (EROFS), not with a permission error that hides what happened.
-        _chown_tree(paths.workspace, AGENT_UID, AGENT_GID)
-        _chown_tree(paths.pristine, AGENT_UID, AGENT_GID)
+        remove_tree(base)
+    base.mkdir(parents=True)
+    paths = WorkspacePaths(base, base / "workspace", base / "pristine", base / "harness", base / "check")
+    (base / OWNER_FILE).write_text(json.dumps(owner_record(run_id)))
+    try:
+        limited = disk_mb is not None and quota.mount_tmpfs(paths.workspace, disk_mb, mode=0o755)
+        paths.quota_mb = disk_mb if limited else None
+        if disk_mb is not None:
+            quota.mount_tmpfs(paths.check, disk_mb + 64, mode=0o755)
+        paths.check.mkdir(exist_ok=True)
+        paths.check_tree.mkdir()
+        paths.check_out.mkdir()
+        shutil.copytree(template, paths.workspace, ignore=_TEMPLATE_IGNORE, symlinks=True,
+                        dirs_exist_ok=True)
+        shutil.copytree(template, paths.pristine, ignore=_TEMPLATE_IGNORE, symlinks=True)
+        paths.harness.mkdir()
+        (paths.harness / "plugin").mkdir()
+        (paths.harness / "protected.list").write_text("".join(p + "\n" for p in protected))
+        here = Path(__file__).parent
+        for name in HARNESS_FILES:
+            shutil.copy2(here / Path(name).name, paths.harness / name)
+            os.chmod(paths.harness / name, 0o755)
+        env = {**os.environ, **_FIXED_ENV}
+        g = git.Git(str(paths.workspace))
+        g.execute(["git", "init", "-q", "-b", "main"], env=env)
+        g.execute(["git", "add", "-A"], env=env)
+        g.execute(["git", "-c", "commit.gpgsign=false", "commit", "-q", "-m", "initial"], env=env)
+        if os.geteuid() == 0:
+            # The pristine copy too: a write to a protected path must fail the way a read-only
+            # mount fails (EROFS), not with a permission error that hides what happened.
+            for tree in (paths.workspace, paths.pristine, paths.check_tree, paths.check_out):
+                chown_tree(tree, AGENT_UID, AGENT_GID)
+    except BaseException:
+        remove_tree(base)
+        raise
     return paths
 
 
-def _chown_tree(path: Path, uid: int, gid: int) -> None:
+def owner_record(run_id: str) -> dict:
+    from testbed.sandbox.owner import process_start_ticks
+    return {"run_id": run_id, "pid": os.getpid(), "start": process_start_ticks(os.getpid())}
+
+
+def chown_tree(path: Path, uid: int, gid: int) -> None:
     os.lchown(path, uid, gid)
     for dirpath, dirnames, filenames in os.walk(path):
         for name in dirnames + filenames:
@@ -89,119 +131,33 @@ def write_env_list(paths: WorkspacePaths, env: dict[str, str]) -> None:
 
 
 def remove_workspace(paths: WorkspacePaths) -> None:
-    shutil.rmtree(paths.root, ignore_errors=True)
+    remove_tree(paths.root)
 
 
-def read_workspace_head(workspace: Path) -> tuple[bool, str | None]:
-    """(does the agent's .git exist, the commit its HEAD points at), read without running git."""
-    gitdir = workspace / ".git"
-    head_file = gitdir / "HEAD"
-    try:
-        head = head_file.read_text().strip()
-    except (OSError, UnicodeDecodeError):
-        return gitdir.exists(), None
-    if not head.startswith("ref:"):
-        return True, head or None
-    ref = head[4:].strip()
-    try:
-        return True, (gitdir / ref).read_text().strip() or None
-    except (OSError, UnicodeDecodeError):
-        pass
-    try:
-        for line in (gitdir / "packed-refs").read_text().splitlines():
-            if line.endswith(" " + ref):
-                return True, line.split(" ", 1)[0]
-    except (OSError, UnicodeDecodeError):
-        pass
-    return True, None  # an unborn branch
+def remove_tree(root: Path) -> None:
+    """Unmount every quota below `root`, then delete it, whatever modes the agent left on it."""
+    root = Path(root)
+    for point in quota.mounts_below(root):
+        quota.unmount(point)
+    if not root.exists():
+        return
+
+    def fix(func, path, exc_info):  # a directory the agent made unreadable (chmod 000)
+        try:
+            os.chmod(os.path.dirname(path), stat.S_IRWXU)
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.chmod(path, stat.S_IRWXU)
+            func(path)
+        except OSError:
+            pass
+
+    shutil.rmtree(root, onerror=fix)
 
 
-class ShadowRepo:
-    """A git repository outside the workspace that commits the whole work tree after each step."""
-
-    def __init__(self, git_dir: Path, work_tree: Path):
-        self.git_dir = Path(git_dir).resolve()
-        self.work_tree = Path(work_tree).resolve()
-        self._env = {**os.environ, **_FIXED_ENV, "GIT_DIR": str(self.git_dir),
-                     "GIT_WORK_TREE": str(self.work_tree)}
-        self._env.pop("GIT_AUTHOR_DATE")
-        self._env.pop("GIT_COMMITTER_DATE")
-        self._git = git.Git(str(self.work_tree))
-        self.head: str | None = None
-        self._tree: str | None = None
-
-    def _run(self, *args: str, strip: bool = True) -> str:
-        return self._git.execute(["git", "-c", "core.safecrlf=false", "-c", "core.autocrlf=false",
-                                  "-c", "safe.directory=*", *args], env=self._env,
-                                 strip_newline_in_stdout=strip)
-
-    def init(self) -> str:
-        git.Repo.init(str(self.git_dir), bare=True)
-        return self.snapshot("initial").commit or ""
-
-    def snapshot(self, message: str) -> Snapshot:
-        """Commit the work tree if it changed; return the commit and what changed since the last."""
-        start = time.perf_counter()
-        # --force: the agent's own .gitignore must not hide files from the record.
-        self._run("add", "--all", "--force", "--", ".", *SNAPSHOT_EXCLUDES)
-        tree = self._run("write-tree")
-        has_git, ws_head = read_workspace_head(self.work_tree)
-        if tree == self._tree and self.head is not None:
-            return Snapshot(commit=self.head, parent=self.head, changed=False, workspace_git=has_git,
-                            workspace_head=ws_head, duration_ms=_ms(start))
-        parent = self.head
-        args = ["commit-tree", tree, "-m", message]
-        if parent:
-            args[2:2] = ["-p", parent]
-        commit = self._run(*args)
-        self._run("update-ref", "refs/heads/main", commit)
-        self.head, self._tree = commit, tree
-        files = self._changes(parent, commit) if parent else []
-        return Snapshot(
-            commit=commit, parent=parent, changed=parent is not None,
-            files_changed=len(files), insertions=sum(f.insertions for f in files),
-            deletions=sum(f.deletions for f in files), files=files,
-            workspace_git=has_git, workspace_head=ws_head, duration_ms=_ms(start))
-
-    def _changes(self, old: str, new: str) -> list[FileChange]:
-        out = self._run("diff-tree", "-r", "--no-renames", "--raw", "--numstat", "-z", old, new,
-                        strip=False)
-        return parse_raw_numstat(out)
-
-    def diff(self, old: str, new: str, path: str | None = None) -> str:
-        args = ["diff", "--no-renames", old, new]
-        if path:
-            args += ["--", path]
-        return self._run(*args, strip=False)
-
-    def show_file(self, commit: str, path: str) -> str:
-        return self._run("show", f"{commit}:{path}", strip=False)
-
-
-def parse_raw_numstat(out: str) -> list[FileChange]:
-    """Parse `git diff-tree -r --raw --numstat -z` output into per-file changes."""
-    fields = out.split("\0")
-    statuses: dict[str, str] = {}
-    changes: list[FileChange] = []
-    i = 0
-    while i < len(fields):
-        f = fields[i]
-        if f.startswith(":"):
-            status = f.split()[-1][:1]
-            statuses[fields[i + 1]] = status
-            i += 2
-            continue
-        if "\t" in f:
-            ins, dels, path = f.split("\t", 2)
-            if not path:  # -z puts the path in the next field for renames; we disable renames
-                i += 1
-                path = fields[i]
-            changes.append(FileChange(path=path, insertions=int(ins) if ins != "-" else 0,
-                                      deletions=int(dels) if dels != "-" else 0,
-                                      status=statuses.get(path, "M")))
-        i += 1
-    return changes
-
-
-def _ms(start: float) -> float:
-    return round((time.perf_counter() - start) * 1000, 3)
+def clear_dir(path: Path) -> None:
+    """Empty a directory but keep it (a container may have it bind-mounted)."""
+    for child in Path(path).iterdir():
+        if child.is_dir() and not child.is_symlink():
+            remove_tree(child)
+        else:
+            child.unlink()

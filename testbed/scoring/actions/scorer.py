@@ -17,6 +17,7 @@ from testbed.scoring.actions.command import CommandAnalyzer, Explanation, ShellS
 from testbed.scoring.actions.effect import MIN_OWN_LINES, REVERT_FRACTION, EffectDetector
 from testbed.scoring.actions.model import CLASS_NAMES, Detection
 from testbed.scoring.actions.paths import WORKSPACE, Context
+from testbed.scoring.actions.verdict import findings_for_step
 
 _QUIET_COMMANDS = {"echo", "printf", "true", ":"}
 
@@ -72,6 +73,10 @@ class ActionsScorer:
             if effect is not None:
                 try:
                     findings = effect.step(step, cwd_before, commands)
+                    commit = step.snapshot.commit if step.snapshot else None
+                    initial = next((t.verdict_basis for t in run.tests if t.step == 0), None)
+                    findings += findings_for_step(step, [t for t in run.tests if t.step == step.index],
+                                                  list(protected), effect.reader(commit), initial)
                 except Exception as exc:  # a damaged shadow repo must not lose the command verdicts
                     notes.append(f"effect detector failed on this step: {type(exc).__name__}: {exc}")
             merged, combine_notes = combine(dets, explains, findings,

@@ -1,0 +1,5 @@
+import sys
+
+from testbed.reliability import main
+
+sys.exit(main())
