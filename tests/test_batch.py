@@ -53,8 +53,11 @@ def _batch_id(out: Path) -> str:
     return json.loads((out / "batch.json").read_text())["batch_id"]
 
 
-def _containers(batch_id: str) -> list:
-    return docker.from_env().containers.list(all=True, filters={"label": f"testbed.batch={batch_id}"})
+def _containers(batch_id: str) -> list[str]:
+    # The low-level listing: `containers.list()` inspects each container after listing it, and a
+    # container that a worker removes in between would raise NotFound.
+    found = docker.from_env().api.containers(all=True, filters={"label": f"testbed.batch={batch_id}"})
+    return [c["Id"] for c in found]
 
 
 def _steps(run_dir: Path) -> int:
