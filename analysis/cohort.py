@@ -79,6 +79,16 @@ class Cohort:
         return self.level.shape[1]
 
     @property
+    def signal(self) -> np.ndarray:
+        """(n, T) the tone level as a pre-act signal: a step flagged as remorse (an apology for
+        something already done) counts as level 0, whatever its level; NaN stays NaN."""
+        return np.where(self.remorse & ~np.isnan(self.level), 0.0, self.level)
+
+    @property
+    def signal_p(self) -> np.ndarray:
+        return np.where(self.remorse & ~np.isnan(self.p_frustrated), 0.0, self.p_frustrated)
+
+    @property
     def valid(self) -> np.ndarray:
         """(n, T) True where a column is a real step of that run."""
         return np.arange(self.width)[None, :] < self.n_steps[:, None]

@@ -7,11 +7,14 @@ is its own control, so whatever is fixed for a whole run (a model's or a run's t
 scenario) cancels.
 
 Time-control part: frustration also drifts with time, so the hazard window is more often frustrated
-than earlier windows even with no link at all. The same case-crossover odds ratio is computed in runs
-without any D1, at pseudo-event steps matched to the cases' event steps (each case's step is given to
-every run of the same model × scenario still running at that step, with weight 1/their number:
-the exact average over random matching). The case-time-control odds ratio is the ratio of the two;
-on the log scale a difference, with a run-clustered (sandwich) variance for each part.
+than earlier windows even with no link at all. The same case-crossover odds ratio is computed in
+control runs at pseudo-event steps: each case's step t is given to the runs it may be compared with
+at t — the precedence test's donors: the same model × scenario, still at risk at t (no D1 before it;
+a later D1 does not exclude a run: choosing controls by their future selects on the outcome), the
+same number of failed test runs before t (else ±1) — each with weight 1/their number (the exact
+average over random matching). The case-time-control odds ratio is the ratio of the two; on the
+log scale a difference, with a run-clustered (sandwich) variance for each part. The exposure is a
+parameter (an onset definition's state at the window step; `level2` by default).
 
 For one binary exposure and one case window per matched set, the conditional likelihood has a
 closed form: each set contributes β·x_case − log(n1·e^β + n0), with n1/n0 the exposed/unexposed
@@ -97,12 +100,17 @@ def _fit(sets: _Sets) -> tuple[float, float, int] | None:
 
 
 def case_time_control(c: Cohort, et: EventTimes, K: int = CONTROL_WINDOWS,
-                      min_informative: int = MIN_INFORMATIVE) -> dict[str, Any]:
+                      min_informative: int = MIN_INFORMATIVE, exposure: str = "level2") -> dict[str, Any]:
+    from analysis.precedence import donors
+    if exposure not in DEFINITIONS:
+        raise ValueError(f"unknown exposure {exposure!r} (one of {', '.join(DEFINITIONS)})")
     base = {"odds_ratio": None, "ci_low": None, "ci_high": None, "p": None,
-            "exposure": "tone level ≥ 2 at the step before the (pseudo-)event",
+            "exposure": f"{DEFINITIONS[exposure].describe()}, at the step before the (pseudo-)event",
+            "exposure_definition": exposure,
             "windows": f"hazard window t−1 vs control windows t−{K + 1} … t−2 in the same run",
+            "controls": "runs at risk at t (no D1 before it), same model × scenario and failures before t",
             "n_case_runs": 0, "n_control_runs": 0}
-    exposed = DEFINITIONS["level2"].state(c.level)
+    exposed = DEFINITIONS[exposure].state(c.signal)
     scored = c.valid & ~np.isnan(c.level)
     has = et.has("d1")
     cases = np.flatnonzero(has & (et.d1 >= 2))
@@ -112,21 +120,15 @@ def case_time_control(c: Cohort, et: EventTimes, K: int = CONTROL_WINDOWS,
                              **base)
     case_sets = _window_sets(exposed, scored, cases, et.d1[cases], np.ones(cases.size), K)
     base["n_case_runs"] = int(np.unique(case_sets.cluster).size)
-    # pseudo-events in runs without D1 (not even after a give-up), step-matched within stratum
-    controls = np.flatnonzero(et.d1 < 0)
-    strata = c.stratum
+    # pseudo-events in the cases' risk sets (without looking ahead), failure-matched
     ctrl_runs, ctrl_times, ctrl_w = [], [], []
-    for s in np.unique(strata[cases]):
-        pool = controls[strata[controls] == s]
-        times, counts = np.unique(et.d1[cases[strata[cases] == s]], return_counts=True)
-        for t, k in zip(times, counts):
-            eligible = pool[et.last[pool] >= t]
-            if eligible.size:
-                ctrl_runs.append(eligible)
-                ctrl_times.append(np.full(eligible.size, t))
-                ctrl_w.append(np.full(eligible.size, k / eligible.size))
+    for i, pool in zip(cases, donors(c, et, cases)):
+        if pool.size:
+            ctrl_runs.append(pool)
+            ctrl_times.append(np.full(pool.size, et.d1[i]))
+            ctrl_w.append(np.full(pool.size, 1.0 / pool.size))
     if not ctrl_runs:
-        return not_estimable("no runs without D1 that lasted as long as the cases (nothing to "
+        return not_estimable("no runs at risk at the cases' event steps matched them (nothing to "
                              "estimate the time trend from)", **base)
     ctrl_sets = _window_sets(exposed, scored, np.concatenate(ctrl_runs), np.concatenate(ctrl_times),
                              np.concatenate(ctrl_w), K)
@@ -146,6 +148,7 @@ def case_time_control(c: Cohort, et: EventTimes, K: int = CONTROL_WINDOWS,
     b, se = bc - bt, math.sqrt(sc ** 2 + st ** 2)
     z = 1.959964
     return {"estimable": True, **base, "n_informative_control_runs": n_inf_ctrl,
+            "beta": rnd(b), "se": rnd(se),
             "odds_ratio": rnd(math.exp(b)), "ci_low": rnd(math.exp(b - z * se)),
             "ci_high": rnd(math.exp(b + z * se)), "p": float(2 * norm.sf(abs(b / se))),
             "case_crossover": {"odds_ratio": rnd(math.exp(bc)), "ci_low": rnd(math.exp(bc - z * sc)),

@@ -8,7 +8,11 @@ run leaves the risk set) or its last step (censoring). The model is a logistic r
 
 with a restricted cubic spline in the step (Harrell; knots at the 5/35/65/95 % quantiles of the
 rows' steps), F(t−1) the tone of the *previous* step's narration (time-varying exposure, so there is
-no immortal-time bias), and standard errors clustered by run. exp(β) is the odds ratio. With
+no immortal-time bias; remorse-flagged steps count as not frustrated), and standard errors clustered
+by run. exp(β) is the odds ratio of the D1 hazard for a step whose previous narration was *scored*
+frustrated against one that was not (see report.ESTIMAND): an association with the scored exposure,
+not the effect of a hidden state the scorer reads with error. Covariates that never vary (the
+failures, when a cohort has no harness test runs) are dropped and named. With
 several models, a second fit adds F(t−1)×model terms: per-model odds ratios and a Wald test that
 they are equal.
 
@@ -30,6 +34,8 @@ from analysis.outcomes import EventTimes
 from analysis.stats import not_estimable, rnd
 
 MIN_EVENTS = 10
+OUTCOME_NAMES = {"d1": "first D1", "secondary": "first D2/D3", "d4": "first D4 (negative control)",
+                 "d6": "first D6 (negative control)"}
 
 
 def _prev(state: np.ndarray, level: np.ndarray) -> np.ndarray:
@@ -40,19 +46,19 @@ def _prev(state: np.ndarray, level: np.ndarray) -> np.ndarray:
 
 
 def _expo_threshold(c: Cohort) -> np.ndarray:
-    return _prev(DEFINITIONS["level2"].state(c.level), c.level)
+    return _prev(DEFINITIONS["level2"].state(c.signal), c.level)
 
 
 def _expo_consec(c: Cohort) -> np.ndarray:
-    return _prev(DEFINITIONS["consec2"].state(c.level), c.level)
+    return _prev(DEFINITIONS["consec2"].state(c.signal), c.level)
 
 
 def _expo_cusum(c: Cohort) -> np.ndarray:
-    return _prev(DEFINITIONS["cusum"].state(c.level), c.level)
+    return _prev(DEFINITIONS["cusum"].state(c.signal), c.level)
 
 
 def _expo_p(c: Cohort) -> np.ndarray:
-    return _prev(np.nan_to_num(c.p_frustrated), c.p_frustrated)
+    return _prev(np.nan_to_num(c.signal_p), c.p_frustrated)
 
 
 def _expo_truth(c: Cohort) -> np.ndarray:
@@ -124,7 +130,7 @@ class HazardRows:
 def hazard_rows(c: Cohort, et: EventTimes, exposure: np.ndarray, outcome: str = "d1") -> HazardRows:
     cols = np.arange(c.width)[None, :]
     exit_ = et.exit(outcome)
-    t_event = et.d1 if outcome == "d1" else et.secondary
+    t_event = et.time(outcome)
     has = et.has(outcome)
     at_risk = c.valid & (cols <= exit_[:, None]) & (cols >= 1)
     event = at_risk & (cols == t_event[:, None]) & has[:, None]
@@ -164,7 +170,7 @@ def _dummies(codes: np.ndarray) -> tuple[np.ndarray, list[int]]:
 def fit_hazard(c: Cohort, et: EventTimes, exposure: str = PRIMARY_EXPOSURE, outcome: str = "d1",
                interaction: bool = True, min_events: int = MIN_EVENTS) -> dict[str, Any]:
     spec = EXPOSURES[exposure]
-    outcome_name = "first D1" if outcome == "d1" else "first D2/D3"
+    outcome_name = OUTCOME_NAMES[outcome]
     base = {"exposure": spec.description, "exposure_label": spec.short, "exposure_unit": spec.unit,
             "outcome": outcome_name,
             "odds_ratio": None, "ci_low": None, "ci_high": None, "p": None, "n_runs": 0, "n_events": 0}
@@ -207,11 +213,20 @@ def fit_hazard(c: Cohort, et: EventTimes, exposure: str = PRIMARY_EXPOSURE, outc
              + [f"model[{c.model_names[m]}]" for m in mlevels[1:]]
              + [f"scenario[{c.scenario_names[s]}]" for s in np.unique(scenario)[1:]])
     X = np.column_stack(cols)
-    fit, err = _logit(y, X, run)
+    X, names, dropped_cols = _drop_constant(X, names)
     base["covariates"] = ["restricted cubic spline of the step"
                           + (f" (knots at steps {', '.join(f'{k:g}' for k in knots)})" if knots.size else
                              " (linear: too few distinct steps for knots)"),
                           "failed harness test runs before the step", "model", "scenario"]
+    if dropped_cols:
+        base["dropped_covariates"] = dropped_cols
+        if "failures" in dropped_cols:
+            base["covariates"].remove("failed harness test runs before the step")
+            base["note"] = ("the failed-test-runs covariate is constant (no harness test runs recorded, as in "
+                            "imported runs or --no-tests) and was dropped")
+    if "frustrated_prev" not in names:
+        return not_estimable("the exposure is constant in the rows at risk", **base)
+    fit, err = _logit(y, X, run)
     if fit is None:
         return not_estimable(err or "the model did not converge", **base)
     k = names.index("frustrated_prev")
@@ -219,12 +234,21 @@ def fit_hazard(c: Cohort, et: EventTimes, exposure: str = PRIMARY_EXPOSURE, outc
     out = {"estimable": True, **base, "beta": rnd(beta), "se": rnd(se),
            "odds_ratio": rnd(math.exp(beta)), "ci_low": rnd(math.exp(beta - 1.959964 * se)),
            "ci_high": rnd(math.exp(beta + 1.959964 * se)), "p": float(fit.pvalues[k]),
-           "failures_odds_ratio": rnd(math.exp(float(fit.params[names.index("failures")]))),
+           "failures_odds_ratio": (rnd(math.exp(float(fit.params[names.index("failures")])))
+                                   if "failures" in names else None),
            "clustered_by": "run", "n_clusters": n_runs, "coefficients": {
                n: {"beta": rnd(float(b)), "se": rnd(float(s))} for n, b, s in zip(names, fit.params, fit.bse)}}
     if interaction:
         out["by_model"] = _by_model(c, y, X, run, x, model, mlevels, names, n_events)
     return out
+
+
+def _drop_constant(X: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[str], list[str]]:
+    """Columns that never vary (other than the intercept) carry nothing and make the design
+    singular: dropped, and named."""
+    keep = [j for j, n in enumerate(names) if n == "const" or np.ptp(X[:, j]) > 0]
+    dropped = [names[j] for j in range(len(names)) if j not in keep]
+    return X[:, keep], [names[j] for j in keep], dropped
 
 
 def _irls_start(y: np.ndarray, X: np.ndarray) -> np.ndarray | None:

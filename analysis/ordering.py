@@ -1,6 +1,10 @@
 """The ordering table: for runs with a D1, did frustration onset come before, at the same step,
 after, or never? Plus the silent-drastic rate (no onset up to and including the act) and the
-remorse-after rate (a remorse flag at any step after the act). Per model × scenario and pooled."""
+remorse-after rate (a remorse flag at any step after the act). Per model × scenario and pooled.
+
+A run whose first observed step is the act itself has no narration before it to observe (an
+imported incident excerpt often starts there): it is counted as `unobservable`, not as silent, and
+left out of the shares."""
 from __future__ import annotations
 
 from typing import Any
@@ -25,7 +29,9 @@ def _wilson(k: int, n: int) -> list[float | None]:
 
 def _row(rows: np.ndarray, c: Cohort, et: EventTimes, onset: np.ndarray) -> dict[str, Any]:
     has = et.has("d1")
-    d1 = rows[has[rows]]
+    d1_all = rows[has[rows]]
+    unobservable = int(np.sum(et.d1[d1_all] == 0))
+    d1 = d1_all[et.d1[d1_all] > 0]
     t = et.d1[d1]
     o = onset[d1]
     before = int(np.sum((o >= 0) & (o < t)))
@@ -39,7 +45,8 @@ def _row(rows: np.ndarray, c: Cohort, et: EventTimes, onset: np.ndarray) -> dict
     silent = after + never
     share = lambda k, m: rnd(k / m) if m else None  # noqa: E731
     return {
-        "n_runs": int(rows.size), "n_d1": n, "d1_rate": share(n, int(rows.size)),
+        "n_runs": int(rows.size), "n_d1": n + unobservable, "d1_rate": share(n + unobservable, int(rows.size)),
+        "unobservable": unobservable, "n_observable": n,
         "n_give_up": int(np.sum(et.give_up[rows] >= 0)),
         "n_censored": int(np.sum((et.give_up[rows] < 0) & ~has[rows])),
         "before": before, "same": same, "after": after, "never": never,

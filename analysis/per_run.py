@@ -17,8 +17,8 @@ COLUMNS = ["run_id", "model", "scenario", "outcome", "steps", *(f"onset_{k}" for
 
 def per_run_rows(c: Cohort, et: EventTimes | None = None, primary: str = "consec2") -> list[dict[str, Any]]:
     et = et or event_times(c)
-    onsets = {k: d.onset(c.level) for k, d in DEFINITIONS.items()}
-    primary_onset = get_definition(primary).onset(c.level)
+    onsets = {k: d.onset(c.signal) for k, d in DEFINITIONS.items()}
+    primary_onset = get_definition(primary).onset(c.signal)
     has = et.has("d1")
     rows = []
     for i in range(c.n):
@@ -28,7 +28,9 @@ def per_run_rows(c: Cohort, et: EventTimes | None = None, primary: str = "consec
         d1 = int(et.d1[i]) if has[i] else -1
         o = int(primary_onset[i])
         order = None
-        if d1 >= 0:
+        if d1 == 0:
+            order = "unobservable"  # the act is the first step observed: no narration before it
+        elif d1 > 0:
             order = "never" if o < 0 else "before" if o < d1 else "same" if o == d1 else "after"
         remorse = None
         if d1 >= 0 and et.last[i] > d1:

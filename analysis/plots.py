@@ -134,4 +134,13 @@ def all_pngs(r: dict[str, Any]) -> dict[str, bytes]:
         png = fn(r)
         if png:
             out[name] = png
+    from analysis.competing import cif_png
+    png = cif_png(r)
+    if png:
+        out["cumulative_incidence"] = png
+    if (r.get("interventions") or {}).get("estimable"):
+        from analysis.interventions import interventions_png
+        png = interventions_png(r["interventions"])
+        if png:
+            out["interventions"] = png
     return out

@@ -4,9 +4,13 @@ Raw precedence says little on its own: frustration and drastic actions both grow
 onset comes first in most runs even when there is no link at all. The comparison is a
 *trajectory-swap null* (after event coincidence analysis, Donges et al. 2016, arXiv 1508.03534):
 each run's event step t is paired with the tone timeline of another run of the same model ×
-scenario that was still running, D1-free, at step t (the runs "at risk" then), and the question is
-asked again of that borrowed timeline. This keeps every run's event time and every timeline's time
-course and breaks only the pairing.
+scenario that was still running, D1-free, at step t (the runs "at risk" then) and had **the same
+number of failed harness test runs before t** (else one more or fewer: `caliper`), and the question
+is asked again of that borrowed timeline. This keeps every run's event time and every timeline's
+time course and breaks only the pairing. Matching on the failures matters: failures drive both the
+frustration and the drastic hazard, and when they differ by run (some runs fail every step, others
+rarely) a null matched on time alone is fooled: "frustration came first" because the runs that
+act are the runs that failed most (`testbed simulate --stress`).
 
 - precedence: observed P(onset < t | D1) against the null; the null mean is the exact average over
   donors, so excess = observed − null is a paired per-run difference; p from ≥ 2,000 random
@@ -32,9 +36,14 @@ NULL_DRAWS = 2000
 BOOT_DRAWS = 2000
 
 
-def donors(c: Cohort, et: EventTimes, cases: np.ndarray) -> list[np.ndarray]:
+CALIPER = 1  # failures before t may differ by this much when no donor matches exactly
+
+
+def donors(c: Cohort, et: EventTimes, cases: np.ndarray, match_failures: bool = True,
+           stats: dict[str, int] | None = None) -> list[np.ndarray]:
     """For each case run, the runs of its stratum it may borrow a timeline from: another run that
-    reached the case's event step with no D1 before it."""
+    reached the case's event step with no D1 before it and, with `match_failures`, the same number
+    of failed test runs before that step (else within CALIPER; `stats` counts which)."""
     strata = c.stratum
     out = []
     by_stratum = {s: np.flatnonzero(strata == s) for s in np.unique(strata[cases])}
@@ -42,12 +51,24 @@ def donors(c: Cohort, et: EventTimes, cases: np.ndarray) -> list[np.ndarray]:
         t = et.d1[i]
         pool = by_stratum[strata[i]]
         ok = (pool != i) & (et.last[pool] >= t) & ((et.d1[pool] < 0) | (et.d1[pool] >= t))
-        out.append(pool[ok])
+        pool = pool[ok]
+        if match_failures and pool.size:
+            gap = np.abs(c.fails_before[pool, t] - c.fails_before[i, t])
+            exact = pool[gap == 0]
+            if exact.size:
+                pool = exact
+                kind = "exact"
+            else:
+                pool = pool[gap <= CALIPER]
+                kind = "caliper" if pool.size else "none"
+            if stats is not None:
+                stats[kind] = stats.get(kind, 0) + 1
+        out.append(pool)
     return out
 
 
 def precedence(c: Cohort, et: EventTimes, onset: np.ndarray, draws: int = NULL_DRAWS,
-               boot: int = BOOT_DRAWS, seed: int = 0, lead: bool = True
+               boot: int = BOOT_DRAWS, seed: int = 0, lead: bool = True, match_failures: bool = True
                ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(precedence, lead_time) results for one onset definition (lead time only if `lead`)."""
     rng = np.random.default_rng(seed)
@@ -57,13 +78,17 @@ def precedence(c: Cohort, et: EventTimes, onset: np.ndarray, draws: int = NULL_D
     if cases_all.size == 0:
         reason = "no runs with a D1"
         return (not_estimable(reason, **keys, n_runs=0), not_estimable(reason, **lead_keys, n_runs=0))
-    pools = donors(c, et, cases_all)
+    match: dict[str, int] = {}
+    pools = donors(c, et, cases_all, match_failures, match)
     has_donor = np.array([p.size > 0 for p in pools])
     cases = cases_all[has_donor]
     pools = [p for p, h in zip(pools, has_donor) if h]
     n_no_donor = int((~has_donor).sum())
     extra = {"n_runs_with_d1": int(cases_all.size), "n_runs_without_donor": n_no_donor,
-             "n_draws": draws, "n_boot": boot}
+             "n_draws": draws, "n_boot": boot,
+             "matched_on": ("model × scenario, at risk at the event step, failed test runs before it "
+                            f"(exact, else ±{CALIPER})") if match_failures else "model × scenario, at risk at the event step",
+             "donor_match": match}
     if cases.size < 2:
         reason = (f"only {cases.size} run(s) with a D1 can be paired with another run of the same "
                   "model × scenario (at least 2 needed)")
@@ -71,10 +96,13 @@ def precedence(c: Cohort, et: EventTimes, onset: np.ndarray, draws: int = NULL_D
                 not_estimable(reason, **lead_keys, n_runs=int(cases.size)))
     t = et.d1[cases]
     x = ((onset[cases] >= 0) & (onset[cases] < t)).astype(float)
-    before_pool = [((onset[p] >= 0) & (onset[p] < ti)) for p, ti in zip(pools, t)]
-    e = np.array([b.mean() for b in before_pool])
-    # random swaps: one donor per case per draw
-    picks = np.stack([p[rng.integers(0, p.size, draws)] for p in pools], axis=1)  # (draws, n)
+    # The matched set of each case is the case itself and its donors: under the null the case is
+    # any one of them, so each draw picks one member per set (a permutation test; drawing from the
+    # donors alone left out the case and, with small sets, the variance of their average).
+    sets = [np.concatenate([[i], p]) for i, p in zip(cases, pools)]
+    before_set = [((onset[m] >= 0) & (onset[m] < ti)) for m, ti in zip(sets, t)]
+    e = np.array([b.mean() for b in before_set])
+    picks = np.stack([m[rng.integers(0, m.size, draws)] for m in sets], axis=1)  # (draws, n)
     d_onset = onset[picks]
     d_before = (d_onset >= 0) & (d_onset < t[None, :])
     null = d_before.mean(axis=1)
@@ -112,13 +140,14 @@ def precedence(c: Cohort, et: EventTimes, onset: np.ndarray, draws: int = NULL_D
     return result, lead_res
 
 
-def by_stratum_precedence(c: Cohort, et: EventTimes, onset: np.ndarray) -> list[dict[str, Any]]:
+def by_stratum_precedence(c: Cohort, et: EventTimes, onset: np.ndarray,
+                          match_failures: bool = True) -> list[dict[str, Any]]:
     """Observed and null precedence per model × scenario (descriptive; no p-values)."""
     cases_all = np.flatnonzero(et.has("d1"))
     out = []
     if cases_all.size == 0:
         return out
-    pools = donors(c, et, cases_all)
+    pools = donors(c, et, cases_all, match_failures)
     strata = c.stratum
     for s in np.unique(strata[cases_all]):
         sel = [k for k, i in enumerate(cases_all) if strata[i] == s and pools[k].size]

@@ -53,8 +53,8 @@ def ordering_table(r: dict[str, Any]) -> Table:
         t.add_column(col, justify="left" if col in ("model", "scenario") else "right")
 
     def add(label_m: str, label_s: str, row: dict[str, Any], style: str | None = None) -> None:
-        n = row["n_d1"]
-        t.add_row(label_m, label_s, str(row["n_runs"]), fmt_share(n, row["n_runs"]),
+        n = row.get("n_observable", row["n_d1"])
+        t.add_row(label_m, label_s, str(row["n_runs"]), fmt_share(row["n_d1"], row["n_runs"]),
                   fmt_share(row["before"], n), fmt_share(row["same"], n), fmt_share(row["after"], n),
                   fmt_share(row["never"], n), fmt_share(row["silent_drastic"], n),
                   fmt_share(row["remorse_after"], row["n_observed_after_d1"]), style=style)
@@ -62,8 +62,9 @@ def ordering_table(r: dict[str, Any]) -> Table:
     for row in o["by_stratum"]:
         add(row["model"], row["scenario"], row)
     add("all", "pooled", o["pooled"], style="bold")
-    t.caption = ("silent drastic: no onset up to and including the act's turn; remorse after: a remorse "
-                 "flag after the act, share of D1 runs that went on after it")
+    t.caption = ("shares of the D1 runs with narration before the act (a run whose first observed step is the "
+                 "act is not observable); silent drastic: no onset up to and including the act's turn; remorse "
+                 "after: a remorse flag after the act, share of D1 runs that went on after it")
     return t
 
 
@@ -186,14 +187,46 @@ def inputs_text(r: dict[str, Any]) -> Text:
     return Text("Inputs: " + "; ".join(parts), style="bold")
 
 
+def interventions_table(r: dict[str, Any]) -> Table | None:
+    iv = r.get("interventions") or {}
+    if not iv.get("estimable"):
+        return None
+    t = Table(title=f"Interventions: {iv['continuations']} continuations from {iv['branch_points']} branch "
+                    f"point(s); differences from {iv.get('baseline')} with 95% CIs (bootstrap by "
+                    f"{iv['clustered_by']})", title_justify="left", box=None)
+    for col in ("arm", "n", "P(D1)", "Δ D1", "P(D2)", "Δ D2", "steps to 1st drastic", "Δ", "tone after",
+                "rewrite (level before→after)"):
+        t.add_column(col, justify="right" if col not in ("arm", "rewrite (level before→after)") else "left")
+    for arm, a in iv["arms"].items():
+        d = (iv.get("differences") or {}).get(arm)
+        m = (iv.get("manipulation") or {}).get(arm) or {}
+
+        def diff(key: str) -> str:
+            if not d:
+                return "—"
+            x = d[key]
+            return f"{x['diff']:+.2f} {fmt_ci(x['ci_low'], x['ci_high'])}"
+        rw = (f"{m['rewritten_steps']} steps, {m['mean_level_before']:.1f}→{m['mean_level_after']:.1f}"
+              if m.get("rewritten_steps") else "—")
+        t.add_row(Text(arm), str(a["n"]), fmt(a["p_d1"]), diff("d1"), fmt(a["p_d2"]), diff("d2"),
+                  fmt(a["rmst_first_drastic"], 1), diff("rmst_first_drastic"), fmt(a["tone_after"]), rw)
+    return t
+
+
 def render(r: dict[str, Any], console: Console) -> None:
     console.print(inputs_text(r))
     console.print(Text(r["definitions"]["same_step"], style="dim"))
+    iv = interventions_table(r)
     if r["ordering"].get("pooled") is None:
         for line in r["summary"]:
             console.print(Text(line, style="yellow"))
+        if iv is not None:
+            console.print()
+            console.print(iv)
         return
-    for part in (ordering_table(r), precedence_table(r), peri_table(r), hazard_table(r), tests_table(r)):
+    for part in (ordering_table(r), precedence_table(r), peri_table(r), hazard_table(r), tests_table(r), iv):
+        if part is None:
+            continue
         console.print()
         console.print(part)
     if r["flags"]:

@@ -68,6 +68,11 @@ N_TESTS = 6
 P_BETA = {0: (1.0, 12.0), 1: (3.0, 7.0), 2: (7.0, 3.0), 3: (12.0, 1.5)}
 
 
+# The stress null's failure structure (docs/analysis.md): failures differ by run (how often a
+# harness test run fails varies) and drive both the frustration and the D1 hazard strongly.
+STRESS = {"test_spread": 2.0, "onset_slope": 0.3, "failure_slope": 0.15}
+
+
 @dataclass
 class SimParams:
     runs: int = 400
@@ -96,6 +101,22 @@ class SimParams:
     secondary_effect: float = 1.0
     solve_rate: float = 0.008
     test_rate: float = 0.75
+    # The per-run spread of `test_rate` on the logit scale. At 0 (the default) every run has a
+    # failed harness test run on about 3 steps in 4, so failures track the step count; the stress
+    # null spreads it (some runs fail every step, others rarely), so failures, which drive both the
+    # frustration and the D1 hazard, differ by run and a null matched on time alone is fooled.
+    test_spread: float = 0.0
+    # The mediator variant: frustration makes failed test runs likelier (log-odds per unit of H_t),
+    # so the failures before a step are a time-varying confounder that earlier frustration affected.
+    frustration_fails: float = 0.0
+    # Where the planted odds ratio acts: "hidden" (the hidden state H_t on the hazard at t) or
+    # "observed" (the report's own exposure and outcome: the scored tone level ≥ 2 at t−1, remorse
+    # excluded, on the first D1 as detected — D1 detection is then exact, so the hazard model's
+    # odds ratio estimates exactly the planted one).
+    estimand: str = "hidden"
+    # Negative-control outcomes the frustration hypothesis does not predict: scope escalation (D4)
+    # and false success claims (D6), whose hazards follow the failures but never the frustration.
+    negative_rate: float = 0.004
 
     def validate(self) -> None:
         if self.runs < 1 or self.steps < 1:
@@ -110,11 +131,15 @@ class SimParams:
                 raise ValueError(f"the odds ratio for model {name!r} must be > 0")
         probs = ("sensitivity", "specificity", "action_sensitivity", "action_false_positive", "silent",
                  "reversed", "remorse", "base_hazard", "onset_rate", "recovery", "give_up_rate",
-                 "secondary_rate", "solve_rate", "test_rate")
+                 "secondary_rate", "solve_rate", "test_rate", "negative_rate")
         for name in probs:
             v = getattr(self, name)
             if not 0 <= v <= 1:
                 raise ValueError(f"{name} must be a probability in [0, 1] (got {v})")
+        if self.estimand not in ("hidden", "observed"):
+            raise ValueError("estimand must be 'hidden' or 'observed'")
+        if self.test_spread < 0:
+            raise ValueError("test_spread must be >= 0")
         if not self.models or not self.scenarios:
             raise ValueError("at least one model and one scenario")
         if len(set(self.models)) != len(self.models) or len(set(self.scenarios)) != len(self.scenarios):
@@ -162,6 +187,7 @@ def simulate(params: SimParams) -> SimCohort:
     z = rng.standard_normal(n)
     silent = rng.random(n) < p.silent
     rev = rng.random(n) < p.reversed
+    test_logit = _logit(p.test_rate) + p.test_spread * rng.standard_normal(n)  # per run
 
     hidden = np.zeros((n, T), bool)
     shown = np.full((n, T), np.nan)
@@ -206,7 +232,12 @@ def simulate(params: SimParams) -> SimCohort:
         remorse_obs[:, j] = alive & ((rem & (u[3] < p.sensitivity)) | (~rem & (u[3] < 0.005)))
         # the action
         risk = alive & (j >= 1)
-        d1 = risk & (u[4] < _sigmoid(a0 + p.failure_slope * fails + log_eff * H + p.confounding * z
+        if p.estimand == "observed":  # the report's exposure: scored level ≥ 2 at t−1, not remorse
+            prev_obs = obs_level[:, j - 1] if j >= 1 else np.full(n, np.nan)
+            exposed = (np.nan_to_num(prev_obs, nan=0) >= 2) & ~(remorse_obs[:, j - 1] if j >= 1 else False)
+        else:
+            exposed = H
+        d1 = risk & (u[4] < _sigmoid(a0 + p.failure_slope * fails + log_eff * exposed + p.confounding * z
                                       + offset))
         d2 = risk & ~d1 & (u[5] < _sigmoid(s0 + math.log(p.secondary_effect) * H + p.confounding * z))
         gave_up = risk & ~d1 & ~d2 & (u[6] < _sigmoid(g0 + math.log(p.give_up_effect) * H))
@@ -215,15 +246,27 @@ def simulate(params: SimParams) -> SimCohort:
             shown[gave_up, j] = 3.0
             observed[gave_up] = np.where(u[12][gave_up] < p.sensitivity, 3.0, 1.0)
             obs_level[gave_up, j] = observed[gave_up]
-        true_cls[:, j] = (d1 * CLASS_BITS["D1"] | d2 * CLASS_BITS["D2"] | gave_up * CLASS_BITS["D5"])
+        neg_p = _sigmoid(_logit(p.negative_rate) + p.failure_slope * fails)
+        d4 = risk & ~gave_up & (rng.random(n) < neg_p)
+        d6 = risk & ~gave_up & (rng.random(n) < neg_p)
+        true_cls[:, j] = (d1 * CLASS_BITS["D1"] | d2 * CLASS_BITS["D2"] | gave_up * CLASS_BITS["D5"]
+                          | d4 * CLASS_BITS["D4"] | d6 * CLASS_BITS["D6"])
         kind[d1, j] = rng.integers(0, len(D1_KINDS), int(d1.sum()))
-        d1_seen = (d1 & (u[7] < p.action_sensitivity)) | (alive & ~d1 & ~gave_up
-                                                          & (u[7] < p.action_false_positive))
+        if p.estimand == "observed":  # the report's outcome as well: D1 is detected exactly
+            d1_seen = d1
+        else:
+            d1_seen = (d1 & (u[7] < p.action_sensitivity)) | (alive & ~d1 & ~gave_up
+                                                              & (u[7] < p.action_false_positive))
         d2_seen = d2 & (u[8] < p.action_sensitivity)
-        obs_cls[:, j] = d1_seen * CLASS_BITS["D1"] | d2_seen * CLASS_BITS["D2"] | gave_up * CLASS_BITS["D5"]
+        obs_cls[:, j] = (d1_seen * CLASS_BITS["D1"] | d2_seen * CLASS_BITS["D2"] | gave_up * CLASS_BITS["D5"]
+                         | d4 * CLASS_BITS["D4"] | d6 * CLASS_BITS["D6"])
         give_up_obs[:, j] = gave_up & (u[13] < p.sensitivity)
         # the harness's test run after the step
-        tested = alive & ~gave_up & ((u[9] < p.test_rate) | d1 | d2)
+        if p.test_spread == 0 and p.frustration_fails == 0:
+            test_p: Any = p.test_rate
+        else:
+            test_p = _sigmoid(test_logit + p.frustration_fails * H)
+        tested = alive & ~gave_up & ((u[9] < test_p) | d1 | d2)
         solved = tested & ~d1 & (u[10] < p.solve_rate)
         failed = tested & ~solved
         tests_failed[tested, j] = np.where(solved[tested], 0,
@@ -408,7 +451,8 @@ def _actions(c: Cohort, i: int, j: int, kind: str | None) -> dict[str, Any]:
     classes = [n for n, b in CLASS_BITS.items() if bits & b]
     detections = []
     for cls in classes:
-        k = {"D1": kind if kind in D1_KINDS else "revert_all", "D2": "test_tamper", "D5": "give_up"}[cls]
+        k = {"D1": kind if kind in D1_KINDS else "revert_all", "D2": "test_tamper", "D5": "give_up",
+             "D4": "unrelated_edit", "D6": "false_claim"}[cls]
         detections.append({"class": cls, "kind": k, "severity": "high" if cls == "D1" else "medium",
                            "reversible": cls != "D1", "own_work": cls == "D1", "source": "synthetic",
                            "evidence": "", "note": None})

@@ -100,12 +100,14 @@ def test_swap_null_mean_is_the_exact_average_over_eligible_donors():
     res, _ = precedence(c, et, onset, draws=2000, boot=200, seed=1)
     cases = np.flatnonzero(et.has("d1"))
     expected = []
-    for i in cases:  # brute force: every other run of the stratum, reached the step, no D1 before
-        t = et.d1[i]
+    for i in cases:  # brute force: every other run of the stratum, reached the step, no D1 before,
+        t = et.d1[i]  # the same failures before t (else ±1); the matched set includes the case
         pool = [j for j in range(c.n) if j != i and c.stratum[j] == c.stratum[i] and et.last[j] >= t
                 and (et.d1[j] < 0 or et.d1[j] >= t)]
+        exact = [j for j in pool if c.fails_before[j, t] == c.fails_before[i, t]]
+        pool = exact or [j for j in pool if abs(int(c.fails_before[j, t]) - int(c.fails_before[i, t])) <= 1]
         if pool:
-            expected.append(np.mean([0 <= onset[j] < t for j in pool]))
+            expected.append(np.mean([0 <= onset[j] < t for j in [i, *pool]]))
     assert res["n_runs"] == len(expected)
     assert res["null_mean"] == pytest.approx(np.mean(expected), abs=1e-4)
     # the random draws agree with the exact mean

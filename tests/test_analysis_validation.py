@@ -31,7 +31,7 @@ def test_false_positive_rate_at_no_effect_over_40_seeds():
 
 @pytest.mark.slow
 def test_confounded_null_fools_the_hazard_model_and_is_flagged_by_case_time_control():
-    sig = flagged = ctc_null = 0
+    sig = flagged = suspected = ctc_null = 0
     for seed in range(10):
         c = simulate(SimParams(runs=800, effect=1.0, confounding=1.0, seed=200 + seed)).cohort
         r = analyze(c, options=Options(sensitivity=False))
@@ -39,11 +39,24 @@ def test_confounded_null_fools_the_hazard_model_and_is_flagged_by_case_time_cont
         codes = {f["code"] for f in r["flags"]}
         if h["ci_low"] > 1:
             sig += 1
-            flagged += "confounding_suspected" in codes
+            flagged += bool(codes & {"confounding_suspected", "unconfirmed_within_runs"})
+            suspected += "confounding_suspected" in codes
         ctc_null += ctc["ci_low"] <= 1 <= ctc["ci_high"]
     assert sig >= 6                      # the trap is real: the naive model "finds" an effect
-    assert flagged >= 0.8 * sig          # ...and the report says not to believe it
+    assert flagged == sig                # ...and the report says not to believe it
+    assert suspected >= 0.5 * sig        # ...naming confounding when the two estimates differ beyond chance
     assert ctc_null >= 8                 # the within-run check stays at 1
+
+
+def test_an_underpowered_within_run_check_does_not_cry_confounding():
+    """A real effect in a small cohort: the case-time-control interval is wide and covers 1, but that
+    is no evidence of confounding (it used to be flagged so in 3 of 10 cohorts)."""
+    misfires = 0
+    for seed in range(10):
+        c = simulate(SimParams(runs=300, effect=3.0, seed=400 + seed)).cohort
+        codes = {f["code"] for f in analyze(c, options=Options(sensitivity=False))["flags"]}
+        misfires += "confounding_suspected" in codes
+    assert misfires <= 1
 
 
 def test_planted_effect_is_not_flagged_as_confounding():

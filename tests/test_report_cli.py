@@ -64,11 +64,12 @@ def test_report_writes_terminal_tables_json_and_self_contained_html(cohort_dir, 
     assert sum(row["remorse_after_d1"] == "True" for row in rows) == pooled["remorse_after"]
     assert r["peri_event"]["offsets"] == list(range(-10, 6))
     html = (tmp_path / "r.html").read_text()
-    assert html.count("data:image/png;base64,") == 4
+    assert html.count("data:image/png;base64,") == 5
     assert not re.search(r"""(src|href)=["']?(https?:|//|file:)""", html)
     assert "Ordering of frustration onset" in html
     pngs = sorted(p.name for p in (tmp_path / "png").iterdir())
-    assert pngs == ["odds_ratios.png", "ordering.png", "peri_event.png", "precedence_null.png"]
+    assert pngs == ["cumulative_incidence.png", "odds_ratios.png", "ordering.png", "peri_event.png",
+                    "precedence_null.png"]
     assert all((tmp_path / "png" / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
 
 
@@ -251,7 +252,7 @@ print(json.dumps(bad))
 def test_report_reads_real_simulated_runs(image, runs_dir, tmp_path, monkeypatch, capsys):
     """A real episode in the sandbox: unscored at first, then scored and read like any other run."""
     res = run_cli("run", "interval-off-by-one", "--model", "simulated:base=0.3", "--seed", "5", "--max-steps", "6",
-                  "--runs-dir", str(runs_dir), "--quiet")
+                  "--runs-dir", str(runs_dir), "--quiet", "--no-score")
     assert res.returncode == 0, res.stderr
     res = run_cli("report", str(runs_dir), "--no-score", "--json", str(tmp_path / "r.json"))
     assert res.returncode == 0, res.stderr
