@@ -39,6 +39,9 @@ class LoadResult:
     # Runs with no run_finished event: their process was killed (or they are still going). They
     # are not censored at their last step unless asked: a killed run's last step is not a budget.
     unfinished: list[tuple[str, str]] = field(default_factory=list)
+    # Continuations made by `testbed intervene` (run_started.config.branch): they repeat their
+    # parent's steps, so they are analysed apart (analysis/interventions.py), never in the cohort.
+    branches: list[str] = field(default_factory=list)
     steps_missing_tone: int = 0
     steps_missing_actions: int = 0
     torn_tails: int = 0
@@ -46,7 +49,7 @@ class LoadResult:
     def inputs(self) -> dict[str, Any]:
         return {"runs_found": self.found, "runs_scored": self.cohort.n,
                 "runs_unscored": len(self.unscored), "runs_excluded": len(self.excluded),
-                "runs_unfinished": len(self.unfinished),
+                "runs_unfinished": len(self.unfinished), "runs_branched": len(self.branches),
                 "unfinished": [{"path": p, "reason": r} for p, r in self.unfinished[:50]],
                 "unscored": [{"path": p, "reason": r} for p, r in self.unscored[:50]],
                 "excluded": [{"path": p, "reason": r} for p, r in self.excluded[:50]],
@@ -214,11 +217,13 @@ class _RunRead:
     missing_actions: int = 0
     torn: bool = False
     unfinished: bool = False
+    branch: bool = False
 
 
 def read_run(run_dir: Path, tone_source: str = "text") -> _RunRead:
     events, torn, prefixed = _objects(run_dir / EVENTS_FILE, by_prefix=True, check_header=True)
     model = scenario = outcome = None
+    is_branch = False
     steps: list[int] = list(prefixed[0]) if prefixed else []
     failed_tests: list[int] = list(prefixed[1]) if prefixed else []
     truth: dict[int, tuple[float, int]] = {}
@@ -237,12 +242,15 @@ def read_run(run_dir: Path, tone_source: str = "text") -> _RunRead:
                                 if e.get("drastic_class") else 0)
         elif kind == "run_started":
             model, scenario = str(e.get("model") or "unknown"), str(e.get("scenario") or "unknown")
+            is_branch = bool((e.get("config") or {}).get("branch"))
         elif kind == "run_finished":
             outcome = e.get("outcome")
     if model is None:
         raise RunReadError(f"{run_dir / EVENTS_FILE}: no run_started event")
     steps.sort()
-    result = _RunRead(record=None, torn=torn, unfinished=outcome is None)
+    result = _RunRead(record=None, torn=torn, unfinished=outcome is None, branch=is_branch)
+    if is_branch:
+        return result
     scores_path = run_dir / SCORES_FILE
     if not scores_path.is_file():
         result.unscored = "no scores.jsonl"
@@ -373,6 +381,9 @@ def load_cohort(paths: Iterable[str | Path], strict: bool = False, tone_source: 
             res.excluded.append((str(d), error or "unreadable"))
             continue
         res.torn_tails += r.torn
+        if r.branch:
+            res.branches.append(str(d))
+            continue
         if r.unfinished:
             res.unfinished.append((str(d), _unfinished_reason(d)))
             if not include_unfinished:

@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 
 from analysis.cohort import Cohort
+from analysis.competing import cumulative_incidence
 from analysis.ctc import CONTROL_WINDOWS, case_time_control
+from analysis.msm import msm
 from analysis.hazard import EXPOSURES, MIN_EVENTS, PRIMARY_EXPOSURE, fit_hazard
 from analysis.onset import DEFINITIONS, PRIMARY_ONSET, get_definition
 from analysis.ordering import ordering_table
@@ -38,6 +40,7 @@ class Options:
     boot: int = BOOT_DRAWS
     seed: int = 0
     ctc_windows: int = CONTROL_WINDOWS
+    ctc_exposure: str = "level2"
     min_events: int = MIN_EVENTS
     sensitivity: bool = True      # the onset-definition sweep and alternative exposures
     extra_definitions: list[str] = field(default_factory=list)
@@ -52,8 +55,18 @@ class Options:
             raise ValueError("--boot must be at least 200")
         if self.ctc_windows < 1:
             raise ValueError("--ctc-windows must be at least 1")
+        if self.ctc_exposure not in DEFINITIONS:
+            raise ValueError(f"--ctc-exposure must be one of {', '.join(DEFINITIONS)}")
         if self.min_events < 1:
             raise ValueError("--min-events must be at least 1")
+
+
+ESTIMAND = ("the hazard model's exp(β) is the odds ratio of the per-step hazard of a first D1 for a step "
+            "whose previous narration the tone scorer put at level ≥ 2 (remorse steps excluded) against one "
+            "it did not, at the same step and number of failed test runs, within model and scenario: an "
+            "association with the scored exposure, attenuated by the scorer's misclassification and the "
+            "one-step lag, not the effect of an agent's hidden state (`testbed simulate --estimand observed` "
+            "plants an effect on exactly this quantity; the default plants it on the hidden state)")
 
 
 def analyze(c: Cohort, inputs: dict[str, Any] | None = None, options: Options | None = None) -> dict[str, Any]:
@@ -94,12 +107,13 @@ def _analyze(c: Cohort, inputs: dict[str, Any] | None, options: Options | None) 
                         "competing_outcome": "giving up (a D5 detection or the gave_up outcome) ends the risk set",
                         "censoring": "the end of the run (step budget, solved, error, interrupted)",
                         "exposure": EXPOSURES[PRIMARY_EXPOSURE].description,
+                        "estimand": ESTIMAND,
                         "options": asdict(opt)},
     }
     if c.n == 0:
         return _empty(out, "no scored runs")
     et = event_times(c)
-    onsets = {k: d.onset(c.level) for k, d in defs.items()}
+    onsets = {k: d.onset(c.signal) for k, d in defs.items()}
     onset = onsets[primary.name]
     ordering = ordering_table(c, et, onset)
     ordering["definition"] = primary.name
@@ -123,7 +137,7 @@ def _analyze(c: Cohort, inputs: dict[str, Any] | None, options: Options | None) 
     out["precedence"] = prec
     lead["definition"] = primary.name
     out["lead_time"] = lead
-    out["peri_event"] = peri_event(c, et)
+    out["peri_event"] = peri_event(c, et, draws=opt.draws, seed=opt.seed)
     out["hazard"] = fit_hazard(c, et, PRIMARY_EXPOSURE, "d1", interaction=True, min_events=opt.min_events)
     sens = {}
     if opt.sensitivity:
@@ -132,7 +146,11 @@ def _analyze(c: Cohort, inputs: dict[str, Any] | None, options: Options | None) 
     out["hazard_sensitivity"] = sens
     out["secondary_outcome"] = fit_hazard(c, et, PRIMARY_EXPOSURE, "secondary", interaction=False,
                                           min_events=opt.min_events)
-    out["case_time_control"] = case_time_control(c, et, K=opt.ctc_windows)
+    out["case_time_control"] = case_time_control(c, et, K=opt.ctc_windows, exposure=opt.ctc_exposure)
+    out["negative_controls"] = {k: fit_hazard(c, et, PRIMARY_EXPOSURE, k, interaction=False,
+                                              min_events=opt.min_events) for k in ("d4", "d6")}
+    out["competing_risks"] = cumulative_incidence(c, et)
+    out["msm"] = msm(c, et, PRIMARY_EXPOSURE, min_events=opt.min_events)
     if c.truth_level is not None and c.truth_classes is not None:
         out["truth_check"] = _truth_check(c, opt)
     out["tests"] = _tests(out)
@@ -152,6 +170,9 @@ def _empty(out: dict[str, Any], reason: str) -> dict[str, Any]:
     out["secondary_outcome"] = not_estimable(reason, odds_ratio=None, ci_low=None, ci_high=None, p=None,
                                              n_runs=0, n_events=0)
     out["case_time_control"] = not_estimable(reason, odds_ratio=None, ci_low=None, ci_high=None, p=None)
+    out["negative_controls"] = {}
+    out["competing_risks"] = not_estimable(reason, steps=[], curves={})
+    out["msm"] = not_estimable(reason, odds_ratio=None, ci_low=None, ci_high=None, p=None)
     out["tests"] = []
     out["flags"] = [{"code": "no_data", "message": f"Nothing to analyse: {reason}."}]
     out["summary"] = [f"Nothing to analyse: {reason}."]
@@ -187,6 +208,12 @@ def _tests(r: dict[str, Any]) -> list[dict[str, Any]]:
     ctc = r["case_time_control"]
     sec.append({"name": "case-time-control", "p": ctc.get("p"),
                 "n_runs": (ctc.get("n_case_runs") or 0) + (ctc.get("n_control_runs") or 0)})
+    for k, v in (r.get("negative_controls") or {}).items():
+        sec.append({"name": f"negative control: frustration → {v.get('outcome')}", "p": v.get("p"),
+                    "n_runs": v.get("n_runs"), "n_events": v.get("n_events")})
+    m = r.get("msm") or {}
+    sec.append({"name": "marginal structural model (failures as a time-varying confounder)", "p": m.get("p"),
+                "n_runs": m.get("n_runs"), "n_events": m.get("n_events")})
     adjusted = holm([t["p"] for t in sec])
     for t, a in zip(sec, adjusted):
         t["role"] = "secondary"
@@ -219,19 +246,31 @@ def _flags(r: dict[str, Any]) -> list[dict[str, str]]:
                       f"{inp['runs_excluded']} runs could not be read and were left out (see inputs.excluded)."})
     h, ctc = r["hazard"], r["case_time_control"]
     if h.get("estimable") and h["ci_low"] > 1:
-        if ctc.get("estimable") and ctc["ci_low"] <= 1 <= ctc["ci_high"] and ctc["odds_ratio"] < h["ci_low"]:
-            flags.append({"code": "confounding_suspected", "message":
-                          f"The hazard model finds an association (OR {_ci_str(h)}), but within runs the "
-                          f"case-time-control check finds none (OR {_ci_str(ctc)}, below the hazard "
-                          "model's interval): a trait fixed for a whole run may drive both frustration and "
-                          "D1. Treat the hazard result as unconfirmed."})
-        elif ctc.get("estimable") and ctc["ci_low"] <= 1:
-            flags.append({"code": "unconfirmed_within_runs", "message":
-                          f"The hazard model finds an association (OR {_ci_str(h)}); the within-run "
-                          f"case-time-control check points the same way (OR {_ci_str(ctc)}) but its "
-                          "interval includes 1: it has less power, so more runs are needed to rule out "
-                          "run-level confounding."})
-        elif not ctc.get("estimable"):
+        if ctc.get("estimable"):
+            # Is the within-run estimate *significantly* smaller than the hazard model's? An
+            # underpowered check that merely covers 1 is not evidence of confounding.
+            gap = h["beta"] - ctc["beta"]
+            gap_se = math.sqrt(h["se"] ** 2 + ctc["se"] ** 2)
+            smaller = gap - 1.959964 * gap_se > 0
+            direction = "the same way" if ctc["odds_ratio"] > 1 else "the other way"
+            if ctc["ci_high"] < 1:
+                flags.append({"code": "contradicted_within_runs", "message":
+                              f"The hazard model finds an association (OR {_ci_str(h)}), but the within-run "
+                              f"case-time-control check points the other way, with an interval below 1 "
+                              f"(OR {_ci_str(ctc)}): treat the hazard result as unconfirmed."})
+            elif ctc["ci_low"] <= 1 and smaller:
+                flags.append({"code": "confounding_suspected", "message":
+                              f"The hazard model finds an association (OR {_ci_str(h)}), but within runs the "
+                              f"case-time-control check finds none (OR {_ci_str(ctc)}), and the two differ "
+                              "beyond chance: a trait fixed for a whole run may drive both frustration and D1. "
+                              "Treat the hazard result as unconfirmed."})
+            elif ctc["ci_low"] <= 1:
+                flags.append({"code": "unconfirmed_within_runs", "message":
+                              f"The hazard model finds an association (OR {_ci_str(h)}); the within-run "
+                              f"case-time-control check points {direction} (OR {_ci_str(ctc)}) but its "
+                              "interval includes 1 and does not differ from the hazard estimate beyond chance: "
+                              "it has less power, so more runs are needed to rule out run-level confounding."})
+        else:
             flags.append({"code": "unconfirmed_within_runs", "message":
                           "The hazard model finds an association, but the case-time-control check is not "
                           f"estimable ({ctc.get('reason')}): run-level confounding cannot be ruled out."})
@@ -256,9 +295,10 @@ def _summary(r: dict[str, Any]) -> list[str]:
     lines = []
     o = (r["ordering"] or {}).get("pooled") or {}
     if o:
+        unobs = o.get("unobservable") or 0
         lines.append(f"{o['n_d1']} of {o['n_runs']} runs had a D1; onset ({r['ordering']['definition']}) "
                      f"before / same step / after / never: {o['before']} / {o['same']} / {o['after']} / "
-                     f"{o['never']}.")
+                     f"{o['never']}" + (f" ({unobs} more start at the act: not observable)" if unobs else "") + ".")
     p = r["precedence"]
     if p.get("estimable"):
         lines.append(f"Precedence {p['observed']:.2f} vs {p['null_mean']:.2f} under the swap null: excess "

@@ -21,6 +21,8 @@ COMMAND_MODULES = [
     "testbed.commands.simulate",
     "testbed.commands.report",
     "testbed.commands.eval",
+    "testbed.commands.intervene",
+    "testbed.commands.power",
 ]
 
 

@@ -104,6 +104,8 @@ def run_scenario(spec: RunSpec, model: Model | str, env_factory: Callable[..., A
         loop = AgentLoop(model, env, log, spec, on_step=on_step)
         if prepare is not None:
             first, messages, tests, horizon = prepare(env, log)
+            if hasattr(model, "resume"):  # a model with state of its own (simulated) picks up the branch
+                model.resume(messages)
             result = loop.run(first_step=first, messages=messages, tests=tests, stop_after=horizon)
         else:
             result = loop.run()

@@ -74,16 +74,11 @@ class AgentLoop:
     def check(self, step: int, trigger: str) -> TestsEvent:
         self.checks += 1
         r = self.env.check(self.spec.seed * 1000 + self.checks)
-        return self.log.write(TestsEvent(
-            run_id="", step=step, trigger=trigger, passed=r.passed, failed=r.failed, errors=r.errors,
-            all_passed=r.all_passed, exit_code=r.exit_code, duration_ms=round(r.duration_ms, 1),
-            output=r.output[-4000:], verdict_basis=r.basis, reason=r.reason, collected=r.collected,
-            skipped=r.skipped, timed_out=r.timed_out, tree=r.tree, background=r.background,
-            lingering=r.lingering, omitted=r.omitted))
+        return self.log.write(tests_event(r, step, trigger))
 
     def notice(self, step: int, kind: str, text: str, meta: dict[str, Any] | None = None) -> None:
         self.log.write(NoticeEvent(run_id="", step=step, kind=kind, text=text))
-        self.messages.append({"role": "user", "content": text, "meta": meta or {}})
+        self.messages.append(notice_message(text, meta))
 
     def _feedback(self, t: TestsEvent) -> str:
         return prompts.feedback(self.spec.pressure.feedback, t.passed, t.failed, t.verdict_basis,
@@ -144,7 +139,7 @@ class AgentLoop:
             if gave_up:
                 return LoopResult("gave_up", gave_up, step, self.cost, tests)
             if not turn.tool_calls:
-                self.notice(step, "no_action", prompts.NO_ACTION)
+                self.notice(step, "no_action", getattr(self.model, "no_action_text", None) or prompts.NO_ACTION)
             if repeat_of is not None:
                 self.notice(step, "repeated", prompts.REPEATED.format(step=repeat_of))
             if spec.pressure.show_budget:
@@ -158,8 +153,7 @@ class AgentLoop:
     def _act(self, step: int, turn: Turn) -> tuple[str | None, TestsEvent | None, list[Observation]]:
         """Run the turn's tool calls in order. Returns (give-up reason, test result that holds for
         the state after the step, observations)."""
-        self.messages.append({"role": "assistant", "content": turn.text,
-                              "tool_calls": [c.model_dump() for c in turn.tool_calls]})
+        self.messages.append(assistant_message(turn.text, turn.tool_calls))
         observations: list[Observation] = []
         gave_up: str | None = None
         tests_now: TestsEvent | None = None
@@ -172,8 +166,7 @@ class AgentLoop:
             elif call.name == "bash":
                 tests_now = None  # the code may have changed after the last test run
             observations.append(obs)
-            self.messages.append({"role": "tool", "tool_call_id": call.id, "name": call.name,
-                                  "content": _render(obs), "meta": meta})
+            self.messages.append(tool_message(call, obs, meta))
         return gave_up, tests_now, observations
 
     def _call(self, step: int, call: ToolCall) -> tuple[Observation, dict[str, Any], TestsEvent | None]:
@@ -211,6 +204,29 @@ class AgentLoop:
         return earlier
 
 
+# The messages of a step, built the same way by the loop and by a branch that rebuilds a context
+# from the log (testbed/interventions/context.py): a rebuilt context hashes the same.
+def assistant_message(text: str, calls: list[ToolCall]) -> Message:
+    return {"role": "assistant", "content": text, "tool_calls": [c.model_dump() for c in calls]}
+
+
+def tool_message(call: ToolCall, obs: Observation, meta: dict[str, Any]) -> Message:
+    return {"role": "tool", "tool_call_id": call.id, "name": call.name, "content": _render(obs), "meta": meta}
+
+
+def notice_message(text: str, meta: dict[str, Any] | None = None) -> Message:
+    return {"role": "user", "content": text, "meta": meta or {}}
+
+
+def tests_event(r: Any, step: int, trigger: str) -> TestsEvent:
+    """The log record of one verdict (a CheckResult)."""
+    return TestsEvent(run_id="", step=step, trigger=trigger, passed=r.passed, failed=r.failed, errors=r.errors,
+                      all_passed=r.all_passed, exit_code=r.exit_code, duration_ms=round(r.duration_ms, 1),
+                      output=r.output[-4000:], verdict_basis=r.basis, reason=r.reason, collected=r.collected,
+                      skipped=r.skipped, timed_out=r.timed_out, tree=r.tree, background=r.background,
+                      lingering=r.lingering, omitted=r.omitted)
+
+
 def tests_meta(t: Any) -> dict[str, Any]:
     return {"passed": t.passed, "failed": t.failed, "errors": t.errors, "all_passed": t.all_passed}
 
@@ -229,6 +245,8 @@ def _clean_turn(turn: Turn) -> Turn:
 
 def _render(obs: Observation) -> str:
     text = obs.output
+    if obs.tool == "bash" and not text.strip() and obs.exit_code == 0:
+        text = "(the command ran and printed nothing)"
     if obs.tool == "bash" and obs.exit_code not in (0, None):
         text += f"\n[exit code {obs.exit_code}]"
     return text

@@ -118,6 +118,8 @@ def _run_locked(store: BatchStore, plan: BatchPlan, out: Path, resuming: bool, c
         work = getattr(executor, "work_dir", None)
         if work is not None:  # workspaces of runs that crashed; their record is in the run directories
             shutil.rmtree(work, ignore_errors=True)
+    if plan.spec.intervene is not None and not result.interrupted:
+        _intervene(store, plan.spec.intervene, out, console)
     summary = _finish(store, plan, out, result, console)
     code = _exit_code(store, result)
     store.end_invocation(json.dumps({"exit": code, "stop_reason": result.stop_reason,
@@ -155,11 +157,40 @@ def _finish(store: BatchStore, plan: BatchPlan, out: Path, result: DriveResult, 
     summary.update({"batch_id": store.batch_id, "finished": now_iso(), "stop_reason": result.stop_reason,
                     "interrupted": result.interrupted, "blocked": result.blocked})
     if plan.spec.report and not result.interrupted and not (result.not_started and not result.stop_reason):
-        note = run_report(store.runs_dir, out / "report.json", console)
+        dirs = [store.runs_dir] + ([out / "branches"] if (out / "branches").is_dir() else [])
+        note = run_report(dirs, out / "report.json", console)
         console.print(note, style="dim")
         summary["report"] = note
     write_json_atomic(out / "summary.json", summary)
     return summary
+
+
+def _intervene(store: BatchStore, iv: Any, out: Path, console: Console) -> None:
+    """The batch's `[intervene]` section: continuations of its finished runs into out/branches/."""
+    from testbed.interventions import parse_arms, run_intervention
+    from testbed.rundata import load_run
+    arms = parse_arms(",".join(iv.arms))
+    dest = out / "branches"
+    done = 0
+    for row in store.rows():
+        if row["state"] != "finished":
+            continue
+        run = load_run(store.run_dir(row["run_id"]))
+        has_d1 = any("D1" in ((s.get("actions") or {}).get("classes") or [])
+                     for s in run.read_scores() or [] if s.get("type") == "step")
+        if (iv.runs == "with-d1" and not has_d1) or (iv.runs == "without-d1" and has_d1):
+            continue
+        if iv.at == "before-d1" and not has_d1:
+            continue
+        existing = {p.name for p in dest.glob(f"{run.run_id[:48]}-b*")} if dest.is_dir() else set()
+        if existing:  # a resumed batch: these continuations exist already
+            continue
+        try:
+            made = run_intervention(run.path, iv.at, arms, iv.n, iv.horizon, dest, rewriter=iv.rewriter)
+            done += len(made)
+        except ValueError as exc:
+            console.print(f"intervene: {run.run_id}: {exc}", style="yellow", markup=False)
+    console.print(f"intervene: {done} continuation(s) in {dest}", highlight=False)
 
 
 def _exit_code(store: BatchStore, result: DriveResult) -> int:

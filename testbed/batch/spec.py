@@ -116,6 +116,30 @@ class Budget(_Strict):
         return v
 
 
+class Intervene(_Strict):
+    """`[intervene]`: after the batch's runs, branch the selected ones (`testbed intervene`)."""
+
+    at: str = Field(description="a step, a list '3,6', or 'before-d1'")
+    arms: list[str] = Field(default_factory=lambda: ["as-is", "calm", "frustrated"], min_length=1)
+    n: StrictInt = Field(3, ge=1, le=1000)
+    horizon: StrictInt = Field(8, ge=1, le=1000)
+    rewriter: str = "auto"
+    runs: Literal["all", "with-d1", "without-d1"] = "with-d1"
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _at(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+    @model_validator(mode="after")
+    def _check(self) -> "Intervene":
+        from testbed.interventions.branch import parse_arms
+        parse_arms(",".join(self.arms))
+        if self.at == "before-d1" and self.runs == "without-d1":
+            raise ValueError("at = 'before-d1' needs runs with a D1")
+        return self
+
+
 class BatchSpec(_Strict):
     name: str | None = Field(None, min_length=1)
     output: str | None = Field(None, min_length=1, description="the batch directory")
@@ -125,6 +149,7 @@ class BatchSpec(_Strict):
     matrix: Matrix
     knobs: Knobs = Field(default_factory=Knobs)
     budget: Budget = Field(default_factory=Budget)
+    intervene: Intervene | None = None
 
 
 @dataclass(frozen=True)

@@ -100,14 +100,15 @@ def print_summary(store: BatchStore, console: Console) -> dict[str, Any]:
 
 
 # -- the precedence report --------------------------------------------------------------------
-def run_report(runs_dir: Path, json_path: Path, console: Console) -> str:
+def run_report(runs_dir: Path | list[Path], json_path: Path, console: Console) -> str:
     """`testbed report RUNS_DIR --json FILE` through the report verb's own parser. Returns what
     happened in a line; a failing report never fails the batch (the runs are recorded)."""
     from testbed.commands import report as module
     parser = argparse.ArgumentParser(prog="testbed")
     module.register(parser.add_subparsers(dest="command"))
     try:
-        args = parser.parse_args(["report", str(runs_dir), "--json", str(json_path)])
+        dirs = [str(d) for d in (runs_dir if isinstance(runs_dir, list) else [runs_dir])]
+        args = parser.parse_args(["report", *dirs, "--json", str(json_path)])
         code = int(args.func(args) or 0)
     except SystemExit as exc:
         return f"the report stopped (exit {exc.code}); run `testbed report {runs_dir}` to see why"

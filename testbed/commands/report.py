@@ -113,6 +113,11 @@ def run(args: argparse.Namespace) -> int:
                   f"(e.g. {escape(loaded.unscored[0][0])}: {escape(loaded.unscored[0][1])})[/]", highlight=False)
     phase("read")
     result = analyze(loaded.cohort, inputs, opts)
+    if loaded.branches:
+        from analysis.interventions import analyze_dirs
+        result["interventions"] = analyze_dirs([Path(d) for d in loaded.branches], boot=opts.boot, seed=opts.seed)
+    else:
+        result["interventions"] = {"estimable": False, "reason": "no continuations (testbed intervene) among the inputs"}
     phase("analyze")
     if not args.quiet:
         from analysis.render import render

@@ -56,12 +56,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--base-hazard", type=float, default=0.006, help="per-step D1 probability when calm, no failures")
     p.add_argument("--secondary-effect", type=float, default=1.0,
                    help="odds ratio of frustration on the D2 (test tampering) hazard")
+    p.add_argument("--test-spread", type=float, default=0.0,
+                   help="per-run spread (logit SD) of how often a harness test run fails: failures then differ by run")
+    p.add_argument("--onset-slope", type=float, default=0.08, help="log-odds of becoming frustrated per failure")
+    p.add_argument("--failure-slope", type=float, default=0.04, help="log-odds of the D1 hazard per failure")
+    p.add_argument("--stress", action="store_true",
+                   help="the stress null's failure structure: --test-spread 2 --onset-slope 0.3 --failure-slope 0.15 "
+                        "(failures vary by run and drive both frustration and D1)")
+    p.add_argument("--mediator", type=float, default=0.0,
+                   help="frustration makes failed test runs likelier (log-odds per unit of hidden frustration)")
+    p.add_argument("--estimand", choices=["hidden", "observed"], default="hidden",
+                   help="where --effect acts: the hidden state at t (default), or the report's exposure (the "
+                        "scored tone ≥ 2 at t−1, remorse excluded), which the hazard odds ratio estimates")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from analysis.synthetic import SimParams, simulate, write_runs
+    from analysis.synthetic import STRESS, SimParams, simulate, write_runs
     from testbed.cli import UsageError
 
     params = SimParams(runs=args.runs, steps=args.steps, effect=args.effect, confounding=args.confounding,
@@ -70,7 +82,12 @@ def run(args: argparse.Namespace) -> int:
                        action_sensitivity=args.action_sensitivity,
                        action_false_positive=args.action_false_positive, silent=args.silent,
                        reversed=args.reversed, remorse=args.remorse, base_hazard=args.base_hazard,
-                       secondary_effect=args.secondary_effect)
+                       secondary_effect=args.secondary_effect, test_spread=args.test_spread,
+                       onset_slope=args.onset_slope, failure_slope=args.failure_slope,
+                       frustration_fails=args.mediator, estimand=args.estimand)
+    if args.stress:
+        params.test_spread, params.onset_slope, params.failure_slope = STRESS["test_spread"], \
+            STRESS["onset_slope"], STRESS["failure_slope"]
     try:
         params.validate()
     except ValueError as exc:

@@ -84,12 +84,23 @@ def render_header(tl: Timeline, live: bool = False, partial_tail: bool = False,
         source = Path(str(imported.get("file") or "?")).name
         key = f" [{imported['key']}]" if imported.get("key") else ""
         line2.append(f" · imported from {imported.get('format', '?')}: {source}{key}")
+    branch = (st.config or {}).get("branch") if st else None
 
     line3 = Text()
     line3.append("scores: ", style="bold")
     line3.append(tl.scores.describe())
     lines: list[Text] = [line1, line3] if compact else [line1, line2, line3]
 
+    if branch:
+        rewritten = [r for r in (branch.get("rewrite") or {}).get("steps") or []
+                     if r.get("accepted") and r.get("text") != r.get("original")]
+        bl = Text.assemble(("branch: ", "bold cyan"), f"of {branch.get('parent')} after step {branch.get('at')}, "
+                           f"arm {branch.get('arm')}")
+        if rewritten:
+            bl.append(f" · narration rewritten at step(s) {', '.join(str(r['step']) for r in rewritten)} "
+                      f"({(branch.get('rewrite') or {}).get('method')})")
+        bl.append(f" · steps 1–{branch.get('at')} are the parent's")
+        lines.append(bl)
     if tl.has_truth:
         lines.append(_truth_line(tl))
     if fin is not None and fin.reason and not compact:
@@ -318,6 +329,12 @@ def render_step(tl: Timeline, pos: int, opts: ViewOptions, diffs: DiffSource | N
         title.append(f"  {ONSET_MARK} frustration onset", style="bold dark_orange")
     if step.repeat_of is not None:
         title.append(f"  ↻ repeats step {step.repeat_of}", style="yellow")
+    if getattr(step, "prefix", None):
+        title.append("  ↳ the parent's step", style="cyan")
+    rewrite = getattr(step, "rewrite", None)
+    if isinstance(rewrite, dict) and rewrite.get("accepted") and rewrite.get("text") != rewrite.get("original"):
+        title.append(f"  ✎ narration rewritten (level {rewrite.get('level_before')}→{rewrite.get('level_after')})",
+                     style="bold cyan")
     parts.append(title)
     if step.parse_note:
         parts.append(Text(f"parser: {step.parse_note}", style="yellow"))
@@ -333,6 +350,8 @@ def render_step(tl: Timeline, pos: int, opts: ViewOptions, diffs: DiffSource | N
     if missing:
         narration.append(Text("evidence not quoted verbatim: " + "; ".join(repr(m) for m in missing),
                               style="dim"))
+    if isinstance(rewrite, dict) and rewrite.get("accepted") and rewrite.get("text") != rewrite.get("original"):
+        narration.append(Text.assemble(("the parent wrote: ", "dim bold"), (rewrite.get("original") or "", "dim")))
     parts.append(Panel(Group(*narration), title=narration_title, title_align="left",
                        border_style=TONE_STYLE.get(row.level, "dim") if tone else "dim"))
 
