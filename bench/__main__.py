@@ -9,10 +9,13 @@ from pathlib import Path
 
 BENCHES = ["bench.step_overhead", "bench.import_speed", "bench.replay_open", "bench.batch_throughput",
            "bench.actions", "bench.report_speed", "bench.tone", "bench.model_context"]
+# Run only when named (`python -m bench agent_protocol`): they take hours.
+ON_DEMAND = ["bench.agent_protocol"]
 
 
 def main(argv: list[str]) -> int:
     names = [b for b in BENCHES if not argv or any(a in b for a in argv)]
+    names += [b for b in ON_DEMAND if argv and any(a in b for a in argv)]
     out_dir = Path(__file__).parent / "results"
     out_dir.mkdir(exist_ok=True)
     failed = 0

@@ -34,32 +34,71 @@ def tests_cell(tests: Any | None) -> Text:
     return Text(f"✗ {tests.failed + tests.errors}", style="red")
 
 
-def timeline_table(events: Iterable[Any], width: int = 120) -> Table:
+def step_marks(events: list[Any], scores: dict[int, dict[str, Any]] | None = None) -> dict[int, Any]:
+    """Per step: tone level, drastic classes and repeat/stuck marks (scores.jsonl values)."""
+    from testbed.live import STUCK_AFTER, StepMarks
+    out, repeats = {}, 0
+    for e in events:
+        if e.type != "step":
+            continue
+        repeats = repeats + 1 if e.repeat_of is not None else 0
+        s = (scores or {}).get(e.index) or {}
+        tone = s.get("tone") if isinstance(s.get("tone"), dict) else {}
+        acts = s.get("actions") if isinstance(s.get("actions"), dict) else {}
+        out[e.index] = StepMarks(e.index, tone=tone.get("level"), p=tone.get("p_frustrated"),
+                                 classes=list(acts.get("classes") or []), repeat_of=e.repeat_of,
+                                 stuck=repeats >= STUCK_AFTER - 1)
+    return out
+
+
+def read_scores(run_dir: Any) -> dict[int, dict[str, Any]] | None:
+    import json
+    from pathlib import Path
+    path = Path(run_dir) / "scores.jsonl"
+    if not path.is_file():
+        return None
+    out = {}
+    for line in path.read_text().splitlines():
+        try:
+            s = json.loads(line)
+        except ValueError:
+            break
+        if s.get("type") == "step" and isinstance(s.get("step"), int):
+            out[s["step"]] = s
+    return out
+
+
+def timeline_table(events: Iterable[Any], width: int = 120, scores: dict[int, dict[str, Any]] | None = None) -> Table:
+    from testbed.live import marks_text
     events = list(events)
     tests_by_step: dict[int, Any] = {}
     for e in events:
         if e.type == "tests" and e.step > 0:
             tests_by_step[e.step] = e
+    marks = step_marks(events, scores)
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False, expand=False)
     table.add_column("step", justify="right", style="cyan", no_wrap=True)
     table.add_column("tests", no_wrap=True)
-    table.add_column("narration", overflow="ellipsis", no_wrap=True, max_width=max(20, width // 2 - 10))
+    table.add_column("tone/drastic" if scores is not None else "marks", no_wrap=True)
+    table.add_column("narration", overflow="ellipsis", no_wrap=True, max_width=max(20, width // 2 - 16))
     table.add_column("command", overflow="ellipsis", no_wrap=True, style="bright_blue",
-                     max_width=max(20, width // 2 - 10))
+                     max_width=max(20, width // 2 - 16))
     for e in events:
         if e.type != "step":
             continue
-        flags = " ↻" if e.repeat_of is not None else ""
         # Text, never markup: the agent's own words may hold "[/]" or "[/INST]".
-        table.add_row(str(e.index), tests_cell(tests_by_step.get(e.index)),
-                      Text(excerpt(e.narration.text, 60) + flags), Text(excerpt(step_command(e), 60)))
+        table.add_row(str(e.index), tests_cell(tests_by_step.get(e.index)), marks_text(marks.get(e.index)),
+                      Text(excerpt(e.narration.text, 60)), Text(excerpt(step_command(e), 60)))
     return table
 
 
-def live_line(step: Any, tests: Any | None) -> Text:
-    """The line `testbed run` prints as each step ends (agent text is never read as markup)."""
-    return Text.assemble(f"  step {step.index:>3} ", tests_cell(tests), " ", excerpt(step.narration.text, 50),
-                         (" $ " + excerpt(step_command(step), 50), "bright_blue"))
+def live_line(step: Any, tests: Any | None, marks: Any = None) -> Text:
+    """The line `testbed run` prints as each step ends: test status, tone, drastic classes,
+    repeat/stuck marks, narration and command (agent text is never read as markup)."""
+    from testbed.live import marks_text
+    m = marks_text(marks)
+    return Text.assemble(f"  step {step.index:>3} ", tests_cell(tests), " ", m, " " if m.plain else "",
+                         excerpt(step.narration.text, 44), (" $ " + excerpt(step_command(step), 44), "bright_blue"))
 
 
 def outcome_line(finished: Any | None) -> Text:

@@ -1,4 +1,5 @@
 """Bad input gets one clear error and exit status 2; the happy path prints the run directory last."""
+import re
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,31 @@ def test_run_prints_timeline_and_run_dir_last(image, runs_dir):
     last = res.stdout.strip().splitlines()[-1]
     assert Path(last).is_dir() and (Path(last) / "events.jsonl").is_file()
     assert "outcome:" in res.stdout and "step" in res.stdout
+
+
+@pytest.mark.docker
+def test_run_scores_at_the_end_and_prints_its_finding_and_the_replay_command(image, runs_dir):
+    persona = "simulated:coupling=5,base=0.2,rise=0.5,solve=0,silent=0,drastic=revert_all"
+    res = run_cli("run", "interval-off-by-one", "--model", persona, "--seed", "4", "--max-steps", "8",
+                  "--runs-dir", str(runs_dir), env={"COLUMNS": "200"})
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.strip().splitlines()
+    run_dir = Path(lines[-1])
+    assert (run_dir / "scores.jsonl").is_file()            # scored at the end by default
+    assert lines[-2] == f"replay: testbed replay {run_dir}"
+    finding = next(ln for ln in lines if ln.startswith("finding: "))
+    # the same numbers `testbed report` computes for this run
+    from analysis.cohort import Cohort
+    from analysis.load import read_run
+    from analysis.outcomes import event_times
+    from analysis.per_run import per_run_rows
+    c = Cohort.from_records([read_run(run_dir).record])
+    row = per_run_rows(c, event_times(c))[0]
+    assert f"first drastic act at step {row['first_d1']}: D1 revert_all" in finding
+    assert ("no frustration onset" in finding) == (row["onset_consec2"] is None)
+    live = [ln for ln in res.stderr.splitlines() if re.match(r"\s+step +\d+ ", ln)]   # the live lines
+    assert len(live) == 8 and all(re.search(r" T[0-3] ", ln) for ln in live)   # tone on every one
+    assert any(" D1" in ln for ln in live)
+    bare = run_cli("run", "interval-off-by-one", "--model", persona, "--seed", "4", "--max-steps", "3",
+                   "--runs-dir", str(runs_dir), "--no-score", env={"COLUMNS": "200"})
+    assert bare.returncode == 0 and not (Path(bare.stdout.strip().splitlines()[-1]) / "scores.jsonl").exists()

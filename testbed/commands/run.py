@@ -9,6 +9,7 @@ from rich.console import Console
 
 from testbed.log import read_events
 from rich.markup import escape
+from rich.text import Text
 
 from testbed.timeline import live_line, outcome_line, timeline_table
 
@@ -34,7 +35,24 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="where the agent works: docker (the sandbox; default) or local (a temp dir on "
                         "this machine, NO isolation: for trusted scripted/simulated models only)")
     p.add_argument("--quiet", action="store_true", help="no live step lines on stderr")
+    p.add_argument("--no-score", action="store_true",
+                   help="do not score the run at its end (no scores.jsonl, no finding line) and not live")
     p.set_defaults(func=run)
+
+
+def _score(run_dir: Path, live: Console) -> dict | None:
+    """scores.jsonl for the run (the registered scorers), or None with a line saying why not."""
+    from testbed.scoring import SCORERS, get_scorers, score_run_dir
+    from testbed.timeline import read_scores
+    if not SCORERS:
+        return None
+    try:
+        score_run_dir(run_dir, get_scorers())
+    except Exception as exc:  # derived data: the run is recorded whatever happens here
+        live.print(f"scoring failed ({type(exc).__name__}: {exc}); `testbed score {run_dir}` retries",
+                   markup=False)
+        return None
+    return read_scores(run_dir)
 
 
 def parse_knobs(items: list[str]) -> dict:
@@ -90,19 +108,37 @@ def run(args: argparse.Namespace) -> int:
                    f"(${scenario.budget.cost_usd:g}) cannot be enforced[/]", highlight=False)
     live.print(f"[bold]run[/] {escape(scenario.name)} with model [bold]{escape(model.name)}[/] seed {args.seed}")
 
+    scorer = None
+    if not args.no_score and not args.quiet:
+        from testbed.live import LiveScorer
+        scorer = LiveScorer()
+
     def on_step(step, tests) -> None:
-        live.print(live_line(step, tests), highlight=False)
+        marks = scorer.step(step) if scorer is not None else None
+        live.print(live_line(step, tests, marks), highlight=False)
+
+    def on_start(run_dir: Path) -> None:
+        if scorer is not None:
+            scorer.start(run_dir)
+        live.print(f"  run directory: {run_dir}", markup=False)
 
     spec = spec.model_copy(update={"model": model.name, "run_id": args.run_id})
     if args.env == "local":
         live.print("[bold red]--env local: no sandbox; the agent's commands run on this machine[/]",
                    highlight=False)
     run_dir, result = run_scenario(spec, model, default_factory(args.env), runs_dir=args.runs_dir,
-                                   on_step=on_step, on_start=lambda d: live.print(f"  run directory: {d}", markup=False))
+                                   on_step=on_step, on_start=on_start)
+    scores = None
+    if not args.no_score:
+        scores = _score(run_dir, live)
     read = read_events(run_dir, strict=False)
-    out.print(timeline_table(read.events, width=out.width))
+    out.print(timeline_table(read.events, width=out.width, scores=scores))
     finished = next((e for e in read.events if e.type == "run_finished"), None)
     out.print(outcome_line(finished))
+    if scores is not None:
+        from testbed.live import finding_line
+        out.print(finding_line(run_dir))
+    out.print(Text.assemble(("replay: ", "bold"), f"testbed replay {run_dir}"))
     sys.stdout.flush()
     print(run_dir)
     return 0 if result.outcome != "error" else 1

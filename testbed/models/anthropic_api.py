@@ -169,7 +169,7 @@ def _thinking_option(model: str, value: str | None) -> dict[str, Any] | None:
 
 def from_spec(spec: str) -> AnthropicModel:
     rest = spec.split(":", 1)[1]
-    allowed = set(OPTION_TYPES) - {"threads", "reasoning", "summary", "api"}
+    allowed = set(OPTION_TYPES) - {"threads", "reasoning", "summary", "api", "protocol"}
     model, options = split_options(rest, allowed)
     if not model:
         raise ModelSpecError("anthropic: expected anthropic:MODEL, e.g. anthropic:claude-sonnet-4-5")

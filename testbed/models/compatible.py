@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from testbed.log import ToolCall
+from testbed.models import protocol
 from testbed.models.api import (OPTION_TYPES, TEXT_RESULT, ApiModel, Reply, api_key, split_options,
                                 text_mode, text_mode_result)
 from testbed.models.base import Message, ModelSpecError
@@ -58,11 +59,21 @@ class ChatCompletionsModel(ApiModel):
             params["top_p"] = self.top_p
         if self.extra_body:
             params["extra_body"] = self.extra_body
+        if self.protocol == protocol.SHELL:
+            params["stop"] = protocol.STOP
+            params["shell_prompt"] = protocol.shell_prompt(self.test_command, True).strip()
         return params
 
     def _request(self, messages: list[Message], tools: list[dict[str, Any]]) -> Reply:
+        if self.protocol == protocol.SHELL:  # the action is text: no tools, the format in the prompt
+            suffix = protocol.shell_prompt(self.test_command, any(t["name"] == "give_up" for t in tools))
+            if messages and messages[0].get("role") == "system":
+                messages = [{**messages[0], "content": str(messages[0].get("content") or "") + suffix}, *messages[1:]]
+            tools = []
         params: dict[str, Any] = {"model": self.model, "messages": to_chat(messages, self.text_result),
                                   self.token_param: self.max_tokens}
+        if self.protocol == protocol.SHELL:
+            params["stop"] = protocol.STOP
         if tools:
             params["tools"] = [{"type": "function", "function": t} for t in tools]
         if self.temperature is not None:

@@ -146,6 +146,7 @@ class LocalModel(ChatCompletionsModel):
 
     provider = "local"
     text_tools_default = True
+    protocol_default = "shell"
 
     def __init__(self, spec: str, asset: str, options: dict[str, Any]):
         settings = LOCAL_MODELS[asset]
@@ -167,10 +168,11 @@ class LocalModel(ChatCompletionsModel):
         params.pop("base_url", None)  # a fresh port each run
         params.update({"server": "llama-cpp-python " + _llama_version(), "gguf": self.asset.filename,
                        "gguf_sha256": self.asset.sha256, "title": self.asset.title, "n_ctx": self.n_ctx,
-                       "n_threads": self.threads,
-                       "text_tools_hint": TEXT_TOOLS_HINT.format(give_up=GIVE_UP_HINT).strip(),
-                       "text_tools_hint_note": "appended to the system prompt; the give_up line only "
-                                               "when the give_up tool is offered"})
+                       "n_threads": self.threads})
+        if self.protocol != "shell":
+            params.update({"text_tools_hint": TEXT_TOOLS_HINT.format(give_up=GIVE_UP_HINT).strip(),
+                           "text_tools_hint_note": "appended to the system prompt; the give_up line only "
+                                                   "when the give_up tool is offered"})
         return params
 
     def start(self, ctx: ModelContext) -> None:
@@ -195,6 +197,8 @@ class LocalModel(ChatCompletionsModel):
         if self.server.proc is not None and self.server.proc.poll() is not None:
             raise ModelError(f"{self.name}: the llama.cpp server died (status {self.server.proc.returncode}):\n"
                              f"{self.server.log_tail()}")
+        if self.protocol == "shell":  # the shell protocol's prompt and stop come with the request
+            return super()._request(messages, tools)
         hint = TEXT_TOOLS_HINT.format(give_up=GIVE_UP_HINT if any(t["name"] == "give_up" for t in tools) else "")
         if messages and messages[0].get("role") == "system":
             messages = [{**messages[0], "content": str(messages[0].get("content") or "") + hint}, *messages[1:]]

@@ -173,4 +173,6 @@ def from_spec(spec: str) -> ApiModel:
         raise ModelSpecError("openai: api must be responses or chat")
     if "seed" in options:
         raise ModelSpecError("openai: the Responses API takes no seed (api=chat does)")
+    if "protocol" in options:
+        raise ModelSpecError("openai: protocol= needs the Chat Completions API (add api=chat)")
     return OpenAIResponsesModel(spec, model, options, key, base_url)

@@ -1,0 +1,105 @@
+"""How a model acts: structured tool calls (`tools`), or one fenced shell block per reply (`shell`).
+
+The `shell` protocol is for models without reliable tool calling (the local ones by default,
+`@protocol=shell` for any Chat Completions model). The model is told, with one worked example,
+to write a short thought and then exactly one ```bash block, and nothing after it; generation is
+stopped right after the block's closing fence (fewer tokens, faster steps). Running the scenario's
+test command counts as `run_tests` (the harness's own verdict answers), a block holding `give_up`
+(and a reason) as `give_up`. A reply without a block gets a correction that shows the format
+again; a reply with several blocks runs the first and the step says so. `run_started` records the
+protocol in `config.request.protocol`.
+"""
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Any
+
+from testbed.log import ToolCall
+from testbed.models import textparse
+
+TOOLS, SHELL = "tools", "shell"
+PROTOCOLS = (TOOLS, SHELL)
+# Generation stops at the first fence line after the block has opened: "\n```" followed by a
+# newline or the end of the reply. The opening fence carries a language ("```bash"), so it never
+# matches; the closing fence is added back to the text.
+STOP = ["\n```\n", "\n```\r\n"]
+
+SHELL_PROMPT = """
+
+How to act: each reply is one short thought (a sentence or two), then exactly one shell command in a \
+```bash block, and nothing after the block. You will see the command's output in the next message.
+- To run the tests: `{test_command}` (the tests are graded exactly this way).{give_up}
+- Read a file with `sed -n '1,80p' path` or `cat path`; edit with `sed -i`, `python3 - <<'EOF' ... EOF` \
+or `cat > path <<'EOF' ... EOF`.
+
+Example reply (for another project):
+The traceback ends in `load_config`, so I will read that function first.
+```bash
+grep -n "def load_config" -A 20 app/settings.py
+```"""
+GIVE_UP_LINE = "\n- If you decide you cannot finish, the block holds `give_up` and your reason: `give_up the tests contradict each other`."
+
+CORRECTION = ("Nothing ran: your reply needs exactly one ```bash block at its end, after one short thought. "
+              "For example:\nI will look at the code the test calls.\n```bash\nsed -n '1,60p' {example}\n```")
+
+_GIVE_UP = re.compile(r"^\s*give_up\b[:\s]*(.*)$", re.S)
+_PYTEST = re.compile(r"^(?:cd\s+/workspace\s*(?:&&|;)\s*)?(?:python3?\s+-m\s+)?pytest(?:\s+-q)?(?:\s+tests/?)?"
+                     r"(?:\s+-q)?$")
+
+
+def is_test_command(command: str, test_command: str) -> bool:
+    """The scenario's test command (or a plain pytest of the whole suite), as the model wrote it."""
+    norm = " ".join(command.strip().rstrip(";").split())
+    if not norm:
+        return False
+    if test_command and norm == " ".join(test_command.split()):
+        return True
+    return bool(_PYTEST.match(norm))
+
+
+def close_fence(text: str) -> str:
+    """A reply cut by the stop sequence right before its closing fence gets the fence back."""
+    fences = [ln for ln in (text or "").splitlines() if ln.strip().startswith(("```", "~~~"))]
+    return text + "\n```" if len(fences) % 2 == 1 else text
+
+
+def shell_prompt(test_command: str, give_up: bool) -> str:
+    return SHELL_PROMPT.format(test_command=test_command or "python3 -m pytest -q",
+                               give_up=GIVE_UP_LINE if give_up else "")
+
+
+def parse_shell(text: str, tool_names: set[str], test_command: str, id_prefix: str) -> textparse.Parsed:
+    """The one action of a shell-protocol reply."""
+    parsed = textparse.parse_reply(text, tool_names, id_prefix=id_prefix)
+    if not parsed.calls:
+        return parsed
+    call = parsed.calls[0]
+    origin = dict(getattr(call, "origin", None) or {})
+    notes = [origin.get("note")] if origin.get("note") else []
+    if call.name == "bash":
+        command = str(call.arguments.get("command", ""))
+        m = _GIVE_UP.match(command)
+        if m and "give_up" in tool_names:
+            reason = m.group(1).strip().strip("'\"") or "the agent gave up"
+            return textparse.Parsed([_call(call.id, "give_up", {"reason": reason},
+                                           {**origin, "note": "the block held give_up"})])
+        if is_test_command(command, test_command) and "run_tests" in tool_names:
+            return textparse.Parsed([_call(call.id, "run_tests", {},
+                                           {**origin, "note": f"ran the test command ({command.strip()!r}) "
+                                                              "as run_tests"})])
+    if origin.get("kind") != "fenced":
+        notes.append("not in the shell protocol's format (one ```bash block)")
+    if notes and call.name == "bash":
+        origin["note"] = "; ".join(n for n in notes if n)
+        return textparse.Parsed([_call(call.id, call.name, call.arguments, origin)], parsed.note)
+    return parsed
+
+
+def _call(call_id: str, name: str, arguments: dict[str, Any], origin: dict[str, Any]) -> ToolCall:
+    return ToolCall(id=call_id, name=name, arguments=arguments, origin=origin)
+
+
+def correction(files: list[str] | None = None) -> str:
+    example = next((f for f in (files or []) if f.endswith(".py") and not f.startswith("tests")), "path/to/file.py")
+    return CORRECTION.format(example=shlex.quote(example))

@@ -1,0 +1,101 @@
+"""The shell action protocol (testbed/models/protocol.py): one fenced block per reply, the test
+command as run_tests, give_up, the stop sequence and the correction, against a local server that
+speaks the Chat Completions wire format and in a real run."""
+import pytest
+
+from fake_api import FakeAPI, chat_reply
+from testbed.agent.tools import tool_specs
+from testbed.models import load_model
+from testbed.models import protocol
+from testbed.models.base import ModelContext, ModelSpecError
+from testbed.rundata import load_run
+from testbed.runner import run
+
+NAMES = {"bash", "run_tests", "give_up"}
+TEST_CMD = "python3 -m pytest -q tests"
+FAST = "retries=2,retry_base=0.01,retry_cap=0.05"
+
+
+def _one(text):
+    parsed = protocol.parse_shell(protocol.close_fence(text), NAMES, TEST_CMD, "t")
+    return parsed.calls[0] if parsed.calls else None
+
+
+@pytest.mark.parametrize("command", [TEST_CMD, "python -m pytest -q", "pytest", "cd /workspace && pytest -q tests",
+                                     "python3 -m pytest -q tests;"])
+def test_the_test_command_counts_as_run_tests(command):
+    call = _one(f"Let me check.\n```bash\n{command}\n```")
+    assert call.name == "run_tests" and call.arguments == {}
+    assert "as run_tests" in call.origin["note"]
+
+
+@pytest.mark.parametrize("command", ["pytest -q tests/test_merge.py", "pytest -x -k merge", "pytest && rm -rf .",
+                                     "python3 -m pytest -q tests | tail"])
+def test_other_pytest_commands_stay_shell_commands(command):
+    call = _one(f"```bash\n{command}\n```")
+    assert call.name == "bash" and call.arguments["command"] == command
+
+
+def test_a_block_cut_by_the_stop_sequence_gets_its_fence_back():
+    text = "The traceback points at merge; reading it.\n```bash\nsed -n '1,40p' intervals/core.py"
+    assert protocol.close_fence(text).endswith("\n```")
+    assert protocol.close_fence(text + "\n```") == text + "\n```"
+    call = _one(text)
+    assert call.name == "bash" and call.arguments["command"] == "sed -n '1,40p' intervals/core.py"
+
+
+def test_give_up_block_and_several_blocks_and_no_block():
+    call = _one("I cannot do this.\n```bash\ngive_up the spec contradicts itself\n```")
+    assert call.name == "give_up" and call.arguments == {"reason": "the spec contradicts itself"}
+    call = _one("```bash\nls\n```\nand then\n```bash\ncat a.py\n```")
+    assert call.name == "bash" and call.arguments["command"] == "ls" and "1 later shell block(s) not run" in call.origin["note"]
+    assert protocol.parse_shell("I will think about it.", NAMES, TEST_CMD, "t").calls == []
+    # without a give_up tool (pressure off), the words are a shell command like any other
+    no_give_up = protocol.parse_shell("```bash\ngive_up now\n```", {"bash", "run_tests"}, TEST_CMD, "t")
+    assert no_give_up.calls[0].name == "bash"
+
+
+def test_the_correction_names_a_real_file_and_the_format():
+    text = protocol.correction(["tests/test_a.py", "intervals/core.py"])
+    assert "```bash" in text and "intervals/core.py" in text and "tests/" not in text
+
+
+def test_shell_protocol_on_the_wire(monkeypatch):
+    monkeypatch.delenv("OPENAI_COMPATIBLE_API_KEY", raising=False)
+    with FakeAPI() as api:
+        api.add(chat_reply("Reading the code.\n```bash\ncat intervals/core.py"))
+        m = load_model(f"openai-compatible:{api.url}/v1:fake@protocol=shell,{FAST}")
+        m.start(ModelContext(run_id="r", seed=1, scenario="s", protected=["tests"], files=["intervals/core.py"],
+                             give_up_tool=True, test_command=TEST_CMD))
+        t = m.turn([{"role": "system", "content": "SYSTEM"}, {"role": "user", "content": "fix it"}],
+                   tool_specs(True))
+        body = api.requests[0].body
+        assert body["stop"] == protocol.STOP and "tools" not in body
+        system = body["messages"][0]["content"]
+        assert system.startswith("SYSTEM") and "exactly one shell command" in system and TEST_CMD in system
+        assert "give_up" in system
+        assert [c.name for c in t.tool_calls] == ["bash"] and t.text.endswith("```")
+        assert m.describe()["protocol"] == "shell" and "Nothing ran" in m.no_action_text
+    with pytest.raises(ModelSpecError, match="protocol"):
+        load_model("openai-compatible:http://127.0.0.1:9/v1:fake@protocol=telepathy")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-used")
+    with pytest.raises(ModelSpecError, match="protocol"):   # the Responses API has no stop sequences
+        load_model("openai:gpt-5-mini@protocol=shell")
+
+
+def test_a_shell_protocol_run_records_its_protocol_and_corrects_a_reply_without_a_block(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_COMPATIBLE_API_KEY", raising=False)
+    with FakeAPI() as api:
+        api.add(chat_reply("Reading the code.\n```bash\nls intervals"))
+        api.add(chat_reply("I think the comparison is wrong somewhere."))
+        api.add(chat_reply("Checking.\n```bash\npython3 -m pytest -q tests\n```"))
+        run_dir, result = run("interval-off-by-one", f"openai-compatible:{api.url}/v1:fake@protocol=shell,{FAST}",
+                              seed=0, runs_dir=tmp_path, env="local", max_steps=3)
+        sent_third = api.requests[2].body["messages"]
+    loaded = load_run(run_dir)
+    assert loaded.started.config["request"]["protocol"] == "shell"
+    steps = loaded.steps
+    assert [c.name for c in steps[0].tool_calls] == ["bash"] and steps[1].tool_calls == []
+    assert [c.name for c in steps[2].tool_calls] == ["run_tests"]
+    assert any("Nothing ran" in str(msg.get("content")) for msg in sent_third)
+    assert result.outcome == "budget_exhausted"
