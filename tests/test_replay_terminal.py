@@ -138,12 +138,16 @@ def test_corrupt_log_in_the_terminal(tmp_path, screen_factory):
     assert sc.wait_exit().startswith("0 ")
 
 
-def test_pexpect_session_and_ctrl_c(tmp_path):
+@pytest.mark.parametrize("sigint", ["default", "ignored"])
+def test_pexpect_session_and_ctrl_c(tmp_path, sigint):
+    """Ctrl-C quits, also when the replay inherits SIGINT ignored (started by `nohup … &`)."""
     run = write_tiny_run(tmp_path / "demo-run", DEMO_STEPS)
     write_scores(run, DEMO_SCORES)
     env = {"PYTHONPATH": str(ROOT), "TERM": "xterm-256color", "PATH": "/usr/bin:/bin"}
+    import signal
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint == "ignored" else None
     child = pexpect.spawn(sys.executable, ["-m", "testbed", "replay", str(run)], cwd=str(ROOT), env=env,
-                          dimensions=(40, 120), timeout=30, encoding="utf-8")
+                          dimensions=(40, 120), timeout=30, encoding="utf-8", preexec_fn=ignore)
     try:
         child.expect("\x1b\\[\\?1049h")  # the alternate screen
         child.expect("paused")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import select
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -402,6 +403,9 @@ def run_terminal(replay: Replay, console: Console) -> int:
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
     decoder = KeyDecoder()
+    # A process started in the background (`nohup … &`, some CI shells) inherits SIGINT ignored,
+    # and Python then installs no KeyboardInterrupt handler: Ctrl-C must still quit the screen.
+    saved_sigint = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         tty.setcbreak(fd)
         with Live(console=console, screen=True, auto_refresh=False, redirect_stdout=False,
@@ -438,3 +442,4 @@ def run_terminal(replay: Replay, console: Console) -> int:
         return 0
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        signal.signal(signal.SIGINT, saved_sigint)
