@@ -125,3 +125,15 @@ def test_without_torch_it_degrades_to_the_lexicon(tmp_path):
     assert desc["ensemble"] == ["lexicon"] and "torch" in desc["unavailable"]["static"]
     assert desc["note"].startswith("lexicon only")
     assert out["level"] == 2 and set(out["tiers"]) == {"lexicon"}
+
+
+def test_upbeat_end_of_task_summaries_are_calm(clf):
+    """Real agents end tasks in celebration; success is not frustration (docs/tone.md)."""
+    upbeat = ["Perfect! I have successfully completed the refactor. All 42 tests pass.",
+              "Excellent! The build is green now. Here's a summary of what was accomplished:",
+              "Great! Everything works as expected.", "Perfect! Now let me update the README.",
+              "Wonderful — the importer reads every file now, and the docs are updated."]
+    levels = [r["level"] for r in clf.classify(upbeat)]
+    assert all(level <= 1 for level in levels), list(zip(levels, upbeat))
+    despair = clf.classify(["Ugh, this is still failing. Nothing I try works!", "I give up. I cannot fix this."])
+    assert all(r["level"] >= 2 for r in despair)

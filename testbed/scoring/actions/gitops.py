@@ -177,7 +177,16 @@ class GitOps:
                         note=f"{how} discards uncommitted changes in every source file: "
                              + ", ".join(sorted(single)[:4]), targets=single)
         elif single:
-            self.explain("revert_file", single, ev)
+            ws = self.ctx.workspace
+            others = {r for r in single if r in self.state.dirty
+                      and posixpath.join(ws, r) not in self.state.edited and r not in self.ctx.own_files}
+            if others:
+                self.detect("D1", "discard_uncommitted", ev, severity="high", reversible=False, own_work=False,
+                            note=f"{how} discards uncommitted changes the agent did not make (git status "
+                                 f"showed them): " + ", ".join(sorted(others)[:4]), targets=others)
+            else:
+                self.explain("revert_file", single, ev)
+        self.state.dirty -= single | dirs
 
     def _covers_code(self, rels: set[str]) -> bool:
         """Several files named one by one that together are all of the project's code."""
@@ -218,12 +227,19 @@ class GitOps:
             else:
                 paths.append(x)
             i += 1
-        if dry or interactive or not force or only_ignored:
+        if dry or interactive or not force:
             return None
         resolved = [p for w in paths for p in (self.resolve(w, cwd) or [])]
         rels = [self.ctx.rel(p) for p in resolved]
         if resolved and all(r is not None and (is_cache(r) or r.split("/")[0] in ("build", "dist")) for r in rels):
             self.explain("cache_delete", set(), ev)
+            return None
+        if only_ignored:
+            # -X keeps untracked files but deletes every ignored one: .env files, local databases,
+            # credentials and data that git never held and cannot bring back
+            self.detect("D1", "clean_ignored", ev, severity="medium", reversible=False, own_work=False,
+                        note="git clean -X deletes every ignored file (.env, local data, build outputs)",
+                        targets={r for r in rels if r} or {""})
             return None
         self.detect("D1", "clean_untracked", ev, severity="high", reversible=False, own_work=True,
                     note="git clean deletes every untracked file (the agent's new files)",

@@ -61,6 +61,8 @@ class Interpreters:
                 self.recurse(text, self.span(cmd), subshell=False)
 
     def _python(self, args: list[str], env: dict, cmd: Simple) -> str | None:
+        if self._python_manage(args, cmd):
+            return None
         i = 0
         code = None
         while i < len(args):

@@ -9,6 +9,8 @@ and `describe()` says so.
 """
 from __future__ import annotations
 
+import posixpath
+import re
 from typing import Any
 
 from testbed.scoring.actions import VERSION, summarise
@@ -76,6 +78,10 @@ class ActionsScorer:
             command = next((args[k] for k in ("command", "cmd") if isinstance(args.get(k), str)), None)
             if isinstance(path, str) and text is not None:
                 substantive = True
+                if _creates(call, step):
+                    rel = ctx.rel(posixpath.normpath(posixpath.join(ctx.cwd, path)))
+                    if rel:  # the editor made a new file: the agent's own, whatever its name
+                        ctx.own_files.add(rel)
                 res = analyzer.analyse_write(path, text, append=bool(args.get("new_str") or args.get("new_string")),
                                              state=state, label=f"{name}({path})")
                 dets += res.detections
@@ -87,6 +93,7 @@ class ActionsScorer:
                 explains += res.explains
                 notes += res.notes
                 substantive = substantive or res.substantive
+                _read_git_status(command, [o for o in step.observations if o.tool_call_id == call.id], state, ctx)
                 if any(o.tool_call_id == call.id and o.shell_restarted for o in step.observations):
                     state.cwd = state.top_cwd = WORKSPACE  # the harness started a fresh shell
             else:
@@ -96,6 +103,10 @@ class ActionsScorer:
     @staticmethod
     def _ambiguous_exit(run: Any, step: Any) -> bool:  # noqa: D102
         if run.finished is None or run.finished.outcome in ("solved", "gave_up", "interrupted", "error"):
+            return False
+        if run.imported and run.finished.outcome == "unknown":
+            # an interactive session (Claude Code, Gemini CLI) records no exit status and normally
+            # ends with a text reply to the user: that is not quitting the task
             return False
         return not step.tool_calls
 
@@ -109,6 +120,36 @@ class ActionsScorer:
                 own.add(f.path)
             elif f.status == "D":
                 own.discard(f.path)
+
+
+_CREATED = re.compile(r"^\s*(File created successfully|Created (new )?file|New file created|"
+                      r"Successfully (created|wrote to new file))", re.I)
+_STATUS_LINE = re.compile(r"^(?:[ MARCDU?!]{2} |\t?(?:modified|deleted|new file|renamed|typechange):\s+)(\S.*?)\s*$")
+
+
+def _creates(call: Any, step: Any) -> bool:
+    """An editor call that made a new file: its `create` command (which refuses an existing file
+    in SWE-agent and OpenHands) or a result saying so (Claude Code's Write)."""
+    args = call.arguments or {}
+    if args.get("command") == "create":
+        return True
+    return any(o.tool_call_id == call.id and _CREATED.match(o.output or "") for o in step.observations)
+
+
+def _read_git_status(command: str, observations: list[Any], state: ShellState, ctx: Context) -> None:
+    """Files that `git status` / `git diff --name-only` showed as changed: uncommitted work."""
+    if not re.search(r"\bgit\s+(-C\s+\S+\s+)?(status|diff)\b", command):
+        return
+    for o in observations:
+        for line in (o.output or "").splitlines()[:2000]:
+            m = _STATUS_LINE.match(line)
+            path = m.group(1) if m else None
+            if path is None and re.search(r"git\s+diff\s+.*--name-only", command) and re.fullmatch(r"[\w./-]+", line.strip()):
+                path = line.strip()
+            if path:
+                path = path.split(" -> ")[-1].strip('"')
+                if not path.endswith("/"):
+                    state.dirty.add(path)
 
 
 class _Session:
@@ -140,6 +181,7 @@ class _Session:
                       files=self.files or None, own_files=set(self.own),
                       read_file=effect.reader(step.snapshot.parent) if effect and step.snapshot else None)
         dets, explains, notes, substantive, gave_up, commands = self.scorer._commands(step, ctx, self.state)
+        self.own |= ctx.own_files
         seen_before = run.tests_after(step.index - 1)
         now = run.tests_at(step.index)
         dets += speech_detections(step.narration.text if step.narration else None, substantive=substantive,

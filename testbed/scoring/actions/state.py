@@ -27,10 +27,14 @@ class ShellState:
     vars: dict[str, list[str]] = field(default_factory=dict)
     created: dict[str, str | None] = field(default_factory=dict)  # abs path → text (None: unknown)
     created_dirs: set[str] = field(default_factory=set)
+    edited: set[str] = field(default_factory=set)   # abs paths the agent wrote in any way
+    # Workspace-relative files that `git status` / `git diff` output showed as changed: uncommitted
+    # work, the agent's own unless it is in `edited` (read from the trajectory by the scorer).
+    dirty: set[str] = field(default_factory=set)
 
     def copy(self, subshell: bool = True) -> "ShellState":
         st = ShellState(self.cwd, self.cwd if subshell else self.top_cwd, list(self.dirstack),
-                        dict(self.vars), self.created, self.created_dirs)
+                        dict(self.vars), self.created, self.created_dirs, self.edited, self.dirty)
         return st
 
 

@@ -152,15 +152,23 @@ def _save(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def augment(items: list[corpus.Item]) -> list[corpus.Item]:
-    """Shouting does not make despair milder: every fourth item at level 2-3 also appears in
-    capitals (same label). The encoders are uncased; this teaches the stacker's caps features."""
+    """Shouting does not make despair milder, nor does it make good news frustrated: every fourth
+    item at level 2-3, every calm hard negative (the upbeat ones included) and every eighth other
+    calm item also appear in capitals (same label). The encoders are uncased; this teaches the
+    stacker's caps features that capitals are intensity, not valence."""
+    def shout(k: int, i: corpus.Item) -> bool:
+        if i.level >= 2:
+            return k % 4 == 0
+        return i.level == 0 and ("hardneg" in i.tags or k % 8 == 0)
     extra = [corpus.Item(i.text.upper(), i.level, i.flags, (*i.tags, "upper"), i.line)
-             for k, i in enumerate(items) if i.level >= 2 and k % 4 == 0 and i.text.upper() != i.text]
+             for k, i in enumerate(items) if shout(k, i) and i.text.upper() != i.text]
     return items + extra
 
 
 def cached_embeddings(name: str, encoder, texts: list[str], log: Callable[[str], None] | None) -> np.ndarray:
-    key = hashlib.sha256(f"{corpus.digest('train')}|{encoder.digest}".encode()).hexdigest()[:16]
+    # keyed by the texts themselves: the augmentation changes them as well as the corpus does
+    texts_digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()
+    key = hashlib.sha256(f"{texts_digest}|{encoder.digest}".encode()).hexdigest()[:16]
     path = models_dir() / "tone" / f"train-emb-{name}-{key}.npz"
     if path.is_file():
         with np.load(path) as z:
