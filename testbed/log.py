@@ -55,7 +55,7 @@ class Observation(_Model):
     tool: str = "bash"
     output: str = ""
     exit_code: int | None = None
-    duration_ms: float = 0.0
+    duration_ms: float | None = 0.0  # None: the source did not record it (imports)
     truncated: bool = False
     timed_out: bool = False
     output_bytes: int = 0
@@ -142,7 +142,7 @@ class TestsEvent(_Event):
     errors: int = 0
     all_passed: bool = False
     exit_code: int | None = None
-    duration_ms: float = 0.0
+    duration_ms: float | None = 0.0
     output: str = ""
     # How the verdict was reached (testbed/sandbox/verdict.py): junit | timeout | no_report |
     # bad_report | no_tests | missing_tests | skipped_tests | exit_status | error.

@@ -18,6 +18,7 @@ DATA = Path(__file__).parent / "data" / "import"
 MINI_V1 = DATA / "mini-v1.traj.json"
 MINI_V2 = DATA / "mini-v2-toolcall.traj.json"
 MINI_V2_TEXT = DATA / "mini-v2-text.traj.json"
+MINI_V2_TIME = DATA / "mini-v2-time-exceeded.traj.json"  # written by mini 2.4.6 itself (make_mini_time_exceeded.py)
 SWE = DATA / "interval-touching-endpoints.traj"
 CLAUDE = DATA / "claude-code-session.jsonl"
 INSPECT_EVAL = DATA / "inspect-example.eval"
@@ -139,6 +140,34 @@ def test_mini_swe_agent_v2_tool_calls(capsys, tmp_path):
     assert finished.outcome == "budget_exhausted" and finished.source_exit_status == "LimitsExceeded"
     assert finished.wall_s == pytest.approx(38.8) and finished.ts == "2025-11-27T03:00:42.000Z"
     assert finished.cost_usd == pytest.approx(0.0873)
+
+
+def test_mini_swe_agent_time_exceeded_is_a_budget_end(capsys, tmp_path):
+    """mini's TimeExceeded is a LimitsExceeded (its wall-time limit): the run ran out of budget."""
+    events = import_one(capsys, tmp_path, "mini-swe-agent", MINI_V2_TIME)
+    steps = by_type(events, "step")
+    assert [s.tool_calls[0].arguments["command"] for s in steps] == ["ls", "sleep 3"]
+    assert all(o.duration_ms is None for s in steps for o in s.observations)  # mini records no durations
+    finished = events[-1]
+    assert finished.outcome == "budget_exhausted" and finished.source_exit_status == "TimeExceeded"
+
+
+def test_auto_reports_a_truncated_trajectory_and_counts_every_file(capsys, tmp_path):
+    """A truncated file in a scanned directory is an error, as when its format is named; another
+    program's valid JSON is passed over; the summary counts the files it read."""
+    d = tmp_path / "logs"
+    d.mkdir()
+    (d / "cut.traj.json").write_bytes(MINI_V2_TIME.read_bytes()[:2000])
+    (d / "package.json").write_text('{"name": "web"}\n')
+    shutil.copy(MINI_V2_TIME, d / "whole.traj.json")
+    for fmt in ("auto", "mini-swe-agent"):
+        code, dirs, err = run_import(capsys, fmt, str(d), "--out", str(tmp_path / f"runs-{fmt}"))
+        assert code == 1 and len(dirs) == 1, err
+        assert "cut.traj.json: line" in err and "not valid JSON" in err
+        summary = err.strip().splitlines()[-1]
+        assert summary.startswith("testbed import: 1 imported, 0 skipped, 1 failed (2 files"), err
+        if fmt == "auto":
+            assert summary.endswith("1 other file passed over)"), summary
 
 
 def test_mini_swe_agent_v2_text_actions_and_narration_split(capsys, tmp_path):

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _import_file(path: Path, named: bool, importer, args: argparse.Namespace, out: Path, index,
                  tally: Tally) -> None:
-    from testbed.importers import GENERIC_SUFFIXES, ImportFormatError, Source, detect
+    from testbed.importers import ImportFormatError, Source, detect
     from testbed.importers.writer import (ImportConflict, file_digest, is_imported_run, run_id_for,
                                           source_key, write_run)
 
@@ -99,14 +99,19 @@ def _import_file(path: Path, named: bool, importer, args: argparse.Namespace, ou
         imp = importer
         if imp is None:
             imp = detect(source)
-            if imp is None:
-                if not named and path.name.endswith(GENERIC_SUFFIXES):
-                    tally.ignored += 1
-                    return
-                _raise_if_damaged_json(source)
-                raise ImportFormatError(path, None, "not a trajectory of any known format "
-                                        f"({_reasons(source)})")
-        else:
+            # Another program's JSON in a scanned directory is passed over; a file named like a
+            # trajectory (.traj.json, .traj, .eval) or a .json that is not even valid JSON (a
+            # truncated log, say) is reported, as it would be if its format were named.
+            if imp is None and not named and _generic_name(path.name) and \
+                    (path.name.endswith(".jsonl") or source.json_error() is None):
+                tally.ignored += 1
+                return
+        tally.files += 1
+        if imp is None:
+            _raise_if_damaged_json(source)
+            raise ImportFormatError(path, None, "not a trajectory of any known format "
+                                    f"({_reasons(source)})")
+        if importer is not None:
             why = imp.sniff(source)
             if why is not None:
                 other = detect(source)
@@ -117,7 +122,6 @@ def _import_file(path: Path, named: bool, importer, args: argparse.Namespace, ou
                 if imp.name != "claude-code":
                     _raise_if_damaged_json(source)
                 raise ImportFormatError(path, None, f"not a {imp.name} file: {why}")
-        tally.files += 1
         digest = file_digest(source.data)
         episodes = imp.episode_keys(source) if hasattr(imp, "episode_keys") else None
         done = None if args.force else index.already_imported(imp.name, digest, episodes)
@@ -165,6 +169,13 @@ def _import_file(path: Path, named: bool, importer, args: argparse.Namespace, ou
     except (ImportConflict, OSError) as exc:
         tally.failed += 1
         _err(f"testbed import: error: {path}: {exc}")
+
+
+def _generic_name(name: str) -> bool:
+    """A .json/.jsonl name that no format claims more specifically than by its extension."""
+    from testbed.importers import GENERIC_SUFFIXES, all_importers
+    specific = {sfx for imp in all_importers() for sfx in imp.suffixes if sfx not in GENERIC_SUFFIXES}
+    return name.endswith(GENERIC_SUFFIXES) and not name.endswith(tuple(specific))
 
 
 def _raise_if_damaged_json(source) -> None:

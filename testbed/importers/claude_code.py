@@ -238,6 +238,6 @@ class _Session:
         if isinstance(structured, dict) and structured.get("interrupted"):
             extra["interrupted"] = True
         step.observations.append(Observation(tool_call_id=call_id, tool=call.name, output=output,
-                                             exit_code=code, **extra,
+                                             exit_code=code, duration_ms=None, **extra,
                                              output_bytes=len(output.encode("utf-8", errors="replace"))))
         step.observations_at.append(at)

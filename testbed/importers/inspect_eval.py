@@ -165,7 +165,7 @@ def _sample(source: Source, sample: Any, n: int, spec: Any, model: str, seed: An
             extra = {} if error is None else {"error": {"type": getattr(error, "type", None),
                                                         "message": getattr(error, "message", None)}}
             obs = Observation(tool_call_id=call_id, tool=call.name, output=output, exit_code=None, **extra,
-                              duration_ms=round(working * 1000, 1) if isinstance(working, (int, float)) else 0.0,
+                              duration_ms=round(working * 1000, 1) if isinstance(working, (int, float)) else None,
                               timed_out=bool(error is not None and getattr(error, "type", None) == "timeout"),
                               truncated=bool(getattr(event, "truncated", None)) if event is not None else False,
                               output_bytes=len(output.encode("utf-8", errors="replace")))

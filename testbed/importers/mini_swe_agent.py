@@ -33,6 +33,7 @@ V2_ACTION_REGEX = r"```mswea_bash_command\s*\n(.*?)\n```"
 EXIT_STATUS_OUTCOMES = {
     "Submitted": "submitted",
     "LimitsExceeded": "budget_exhausted",
+    "TimeExceeded": "budget_exhausted",  # mini 2.x: a LimitsExceeded for its wall_time_limit_seconds
     "CostLimitExceededError": "budget_exhausted",
     "ContextWindowExceededError": "budget_exhausted",
     "UserInterruption": "interrupted",
@@ -283,7 +284,7 @@ class _Reader:
         if exception:
             extra["exception"] = str(exception)
         step.observations.append(Observation(tool_call_id=cid, tool="bash", output=output, exit_code=code,
-                                             truncated=truncated, timed_out=timed_out, **extra,
+                                             truncated=truncated, timed_out=timed_out, duration_ms=None, **extra,
                                              output_bytes=len(output.encode("utf-8", errors="replace"))))
         step.observations_at.append(at)
 

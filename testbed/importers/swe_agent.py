@@ -176,7 +176,7 @@ def _trajectory(source: Source, obj: dict, prefix: str, key: str, fallback: dict
             output = observation if isinstance(observation, str) else text_of(observation)
             step.observations.append(Observation(
                 tool_call_id=call.id, tool=call.name, output=output, exit_code=None,
-                duration_ms=round(float(duration) * 1000, 1) if isinstance(duration, (int, float)) else 0.0,
+                duration_ms=round(float(duration) * 1000, 1) if isinstance(duration, (int, float)) else None,
                 output_bytes=len(output.encode("utf-8", errors="replace"))))
             step.observations_at.append(at + ".observation")
         else:
