@@ -19,6 +19,7 @@ MINI_V1 = DATA / "mini-v1.traj.json"
 MINI_V2 = DATA / "mini-v2-toolcall.traj.json"
 MINI_V2_TEXT = DATA / "mini-v2-text.traj.json"
 MINI_V2_TIME = DATA / "mini-v2-time-exceeded.traj.json"  # written by mini 2.4.6 itself (make_mini_time_exceeded.py)
+MINI_V2_FORMAT = DATA / "mini-v2-format-errors.traj.json"  # written by mini 2.4.6 itself (make_mini_format_errors.py)
 SWE = DATA / "interval-touching-endpoints.traj"
 CLAUDE = DATA / "claude-code-session.jsonl"
 INSPECT_EVAL = DATA / "inspect-example.eval"
@@ -150,6 +151,23 @@ def test_mini_swe_agent_time_exceeded_is_a_budget_end(capsys, tmp_path):
     assert all(o.duration_ms is None for s in steps for o in s.observations)  # mini records no durations
     finished = events[-1]
     assert finished.outcome == "budget_exhausted" and finished.source_exit_status == "TimeExceeded"
+
+
+def test_mini_swe_agent_replies_it_refused_are_turns_and_the_run_is_kept(capsys, tmp_path):
+    """mini 2.x keeps a refused reply only in the FormatError message (extra.response); a run that
+    ended in RepeatedFormatError has three turns of the agent and ends in error."""
+    events = import_one(capsys, tmp_path, "mini-swe-agent", MINI_V2_FORMAT)
+    steps = by_type(events, "step")
+    assert [s.narration.text for s in steps] == [
+        "I think the bug is in the parser; I would change the loop bound.",
+        "The fix is to use <= instead of <. That should do it.",
+        "I cannot run commands right now, but the change above fixes it."]
+    assert all(s.tool_calls == [] and s.parse_note.startswith("mini-swe-agent refused the reply: No tool calls")
+               for s in steps)
+    assert [s.usage.output_tokens for s in steps] == [20, 20, 20]
+    assert [n.step for n in by_type(events, "notice") if n.kind == "format_error"] == [1, 2, 3]
+    finished = events[-1]
+    assert finished.outcome == "error" and finished.source_exit_status == "RepeatedFormatError"
 
 
 def test_auto_reports_a_truncated_trajectory_and_counts_every_file(capsys, tmp_path):

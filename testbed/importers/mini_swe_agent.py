@@ -142,6 +142,16 @@ class _Reader:
                 if not steps and task is None and role == "user":
                     task = content
                     continue
+                failed = _failed_reply(extra) if extra.get("interrupt_type") == "FormatError" else None
+                if failed is not None and self._prev_role(i) != "assistant":
+                    # mini 2.x keeps a reply it refused only inside the error message: it is still
+                    # a turn of the agent (its words, its cost), and it ran nothing
+                    text, usage = failed
+                    steps.append(ImportedStep(text=text, at=f"{at}.extra.response", usage=usage,
+                                              ts=iso_from_unix(extra.get("timestamp")),
+                                              parse_note="mini-swe-agent refused the reply: "
+                                                         + (content.strip().splitlines() or [""])[0][:200]))
+                    pending = []
                 if self._is_observation(role, msg, extra, content, pending):
                     self._observation(steps[-1], pending, msg, extra, content, at)
                     continue
@@ -193,6 +203,12 @@ class _Reader:
                       "api_calls": stats.get("api_calls"),
                       "submission": exit_extra.get("submission", self.info.get("submission"))},
             notes=self.notes)
+
+    def _prev_role(self, i: int) -> str | None:
+        prev = self.messages[i - 1] if i > 0 else None
+        if not isinstance(prev, dict):
+            return None
+        return "assistant" if prev.get("object") == "response" else prev.get("role")
 
     # -- one assistant reply ----------------------------------------------------------------
     def _assistant(self, msg: dict, extra: dict, at: str) -> tuple[ImportedStep, list[tuple[str, str]]]:
@@ -287,6 +303,33 @@ class _Reader:
                                              truncated=truncated, timed_out=timed_out, duration_ms=None, **extra,
                                              output_bytes=len(output.encode("utf-8", errors="replace"))))
         step.observations_at.append(at)
+
+
+def _failed_reply(extra: dict) -> tuple[str, Usage] | None:
+    """The model's reply kept in a FormatError message (`extra.response`, or `model_response`):
+    a Chat Completions or a Responses object, or a plain string (mini's repr fallback)."""
+    raw = extra.get("response", extra.get("model_response"))
+    if raw is None:
+        return None
+    cost = extra.get("cost") if isinstance(extra.get("cost"), (int, float)) else None
+    if isinstance(raw, str):
+        return raw, Usage(cost_usd=cost)
+    if not isinstance(raw, dict):
+        return None
+    parts: list[str] = []
+    for choice in raw.get("choices") or []:
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if isinstance(message, dict):
+            parts.append(text_of(message.get("content")))
+    for item in raw.get("output") or []:  # Responses API
+        if isinstance(item, dict) and item.get("type") == "message":
+            parts += [str(c.get("text") or "") for c in item.get("content") or [] if isinstance(c, dict)]
+    usage = raw.get("usage") if isinstance(raw.get("usage"), dict) else {}
+    tokens_in = usage.get("prompt_tokens", usage.get("input_tokens"))
+    tokens_out = usage.get("completion_tokens", usage.get("output_tokens"))
+    return "\n".join(p for p in parts if p).strip(), Usage(
+        input_tokens=tokens_in if isinstance(tokens_in, int) else None,
+        output_tokens=tokens_out if isinstance(tokens_out, int) else None, cost_usd=cost)
 
 
 def _notice_kind(extra: dict, content: str) -> str:
