@@ -20,6 +20,7 @@ MINI_V2 = DATA / "mini-v2-toolcall.traj.json"
 MINI_V2_TEXT = DATA / "mini-v2-text.traj.json"
 MINI_V2_TIME = DATA / "mini-v2-time-exceeded.traj.json"  # written by mini 2.4.6 itself (make_mini_time_exceeded.py)
 MINI_V2_FORMAT = DATA / "mini-v2-format-errors.traj.json"  # written by mini 2.4.6 itself (make_mini_format_errors.py)
+MINI_V2_RESPONSES = DATA / "mini-v2-responses.traj.json"  # written by mini 2.4.6 itself (make_mini_responses.py)
 SWE = DATA / "interval-touching-endpoints.traj"
 CLAUDE = DATA / "claude-code-session.jsonl"
 INSPECT_EVAL = DATA / "inspect-example.eval"
@@ -168,6 +169,19 @@ def test_mini_swe_agent_replies_it_refused_are_turns_and_the_run_is_kept(capsys,
     assert [n.step for n in by_type(events, "notice") if n.kind == "format_error"] == [1, 2, 3]
     finished = events[-1]
     assert finished.outcome == "error" and finished.source_exit_status == "RepeatedFormatError"
+
+
+def test_mini_swe_agent_responses_layout(capsys, tmp_path):
+    """mini's Responses-API models store replies as response objects and observations as
+    `function_call_output` items with no role."""
+    events = import_one(capsys, tmp_path, "mini-swe-agent", MINI_V2_RESPONSES)
+    steps = by_type(events, "step")
+    assert [s.narration.text for s in steps] == ["Let me look at the files first.", "Done; submitting."]
+    s1 = steps[0]
+    assert s1.tool_calls[0].arguments == {"command": "ls"} and s1.tool_calls[0].id == "call_1"
+    assert s1.observations[0].tool_call_id == "call_1" and s1.observations[0].exit_code == 0
+    assert "gen_responses.py" in s1.observations[0].output  # what `ls` listed in the generator's directory
+    assert events[-1].outcome == "submitted"
 
 
 def test_auto_reports_a_truncated_trajectory_and_counts_every_file(capsys, tmp_path):

@@ -125,6 +125,10 @@ class _Reader:
             extra = msg.get("extra") if isinstance(msg.get("extra"), dict) else {}
             if role is None and msg.get("object") == "response":
                 role = "assistant"  # an OpenAI /responses message stored natively (2.x)
+            elif role is None and msg.get("type") == "function_call_output":
+                # its observation in the same layout: a Responses input item, with no role
+                role = "tool"
+                msg = {**msg, "role": role, "tool_call_id": msg.get("call_id"), "content": msg.get("output")}
             if role == "system":
                 continue
             if role == "exit":
