@@ -14,8 +14,8 @@ import shlex
 
 from testbed.scoring.actions.shell import Simple
 
-# Package runners that run a tool by name: `npx prisma …`, `pnpm dlx …`, `bunx …`, `uvx …`.
-_RUNNERS = {"npx": 0, "bunx": 0, "uvx": 0, "pnpx": 0, "pipx": 1, "pnpm": 1, "yarn": 1, "bun": 1}
+# Package runners that run a tool by name: `npx prisma …`, `pnpm dlx …`, `bunx …`, `uvx …`; those
+# listed here need the subcommand first.
 _RUNNER_SUBS = {"pipx": {"run"}, "pnpm": {"dlx", "exec"}, "yarn": {"dlx", "exec"}, "bun": {"x"}}
 _RUNNER_FLAGS_WITH_VALUE = {"-p", "--package", "--spec"}
 
@@ -43,8 +43,8 @@ class External:
     # -- package runners ------------------------------------------------------------------------------
     def _runner(self, prog: str, args: list[str], env: dict, cmd: Simple) -> str | None:
         rest = list(args)
-        if _RUNNERS[prog]:
-            if not rest or rest[0] not in _RUNNER_SUBS.get(prog, ()):
+        if prog in _RUNNER_SUBS:
+            if not rest or rest[0] not in _RUNNER_SUBS[prog]:
                 return None
             rest = rest[1:]
         while rest and rest[0].startswith("-"):
@@ -264,7 +264,7 @@ class External:
         return None
 
     # -- Windows shells ---------------------------------------------------------------------------------
-    def _win_shell(self, prog: str, args: list[str], cmd: Simple) -> str | None:
+    def _win_shell(self, args: list[str], cmd: Simple) -> str | None:
         """`powershell -Command "…"`, `cmd /c "…"`: the inner text, read as a Windows command."""
         low = [a.lower() for a in args]
         for flag in ("-command", "-c", "/c", "/k"):
@@ -276,7 +276,7 @@ class External:
         return None
 
     def _cmd_powershell(self, args, env, cmd):
-        return self._win_shell("powershell", args, cmd)
+        return self._win_shell(args, cmd)
 
     _cmd_pwsh = _cmd_powershell
     _cmd_cmd = _cmd_powershell
