@@ -397,7 +397,7 @@ def _run_files(sim: SimCohort, i: int, rng: np.random.Generator, version: str
                               for call in calls],
              "snapshot": None,
              "usage": {"input_tokens": None, "output_tokens": None, "cost_usd": 0.0, "latency_ms": None},
-             "repeat_of": None, "parse_note": None, "context_hash": None, "snapshot_error": None})
+             "repeat_of": None, "parse_note": None, "context_hash": None, "snapshot_error": None, "internal": None})
         cls_name = next((n for n, b in CLASS_BITS.items() if true_cls & b), None)
         add({"type": "truth", "step": step, "frustration": float(sim.hidden[i, j]), "level": shown,
              "drastic": k, "note": "silent persona" if sim.silent[i] else (

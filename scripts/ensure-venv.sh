@@ -12,7 +12,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
 # torch first, from the pinned CPU wheel, so nothing can resolve a CUDA build.
-case ",$extras," in *,all,*|*,tone,*)
+case ",$extras," in *,all,*|*,tone,*|*,whitebox,*)
   "$venv/bin/python" -m pip install -q "torch==2.13.0" ;;
 esac
 "$venv/bin/python" -m pip install -q -c constraints.txt -e ".[$extras]"

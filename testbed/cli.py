@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "testbed.commands.eval",
     "testbed.commands.intervene",
     "testbed.commands.power",
+    "testbed.commands.vectors",
 ]
 
 

@@ -131,6 +131,8 @@ class StepEvent(_Event):
     context_hash: str | None = None
     # Set when the workspace could not be recorded after the step (the run ends right after).
     snapshot_error: str | None = None
+    # hf: models run with vectors: projections of the residual stream (testbed/whitebox/provider.py).
+    internal: dict[str, Any] | None = None
 
 
 class TestsEvent(_Event):

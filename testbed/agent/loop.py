@@ -123,7 +123,7 @@ class AgentLoop:
                 run_id="", index=step, narration=Narration(text=turn.text, thinking=turn.thinking),
                 tool_calls=turn.tool_calls, observations=observations, snapshot=snapshot,
                 usage=turn.usage, repeat_of=repeat_of, parse_note=turn.parse_note, context_hash=seen,
-                snapshot_error=snap_error))
+                snapshot_error=snap_error, internal=turn.internal))
             if turn.truth is not None:
                 self.log.write(TruthEvent(run_id="", step=step, **turn.truth))
             if snap_error is not None:

@@ -9,7 +9,7 @@ __all__ = ["Model", "ModelContext", "ModelError", "ModelSpecError", "Turn", "loa
            "default_model", "default_model_reason", "KNOWN_PREFIXES", "API_KEYS"]
 
 KNOWN_PREFIXES = ("simulated", "scripted:", "local", "local-small", "openai:", "anthropic:",
-                  "openai-compatible:", "gemini:")
+                  "openai-compatible:", "gemini:", "hf:")
 
 # The hosted model used by default when its key is set (checked in this order); without any key the
 # default is the offline `local` model.
@@ -55,9 +55,12 @@ def load_model(spec: str) -> Model:
     if spec.startswith("anthropic:"):
         from testbed.models import anthropic_api
         return anthropic_api.from_spec(spec)
+    if spec.startswith("hf:"):
+        from testbed.whitebox import provider
+        return provider.from_spec(spec)
     if spec.startswith("gemini:"):
         from testbed.models import gemini
         return gemini.from_spec(spec)
     raise ModelSpecError(f"unknown model {spec!r}; expected one of: simulated, simulated:KEY=VALUE,..., "
                          "scripted:PATH, local, local-small, openai:MODEL, anthropic:MODEL, "
-                         "openai-compatible:BASE_URL:MODEL, gemini:MODEL (options: MODEL@key=value,...)")
+                         "openai-compatible:BASE_URL:MODEL, gemini:MODEL, hf:PATH|local-hf|local-small-hf (options: MODEL@key=value,...)")

@@ -34,7 +34,7 @@ OPTION_TYPES: dict[str, type] = {
 _OPTIONS = re.compile(r"^(.*)@((?:[a-z_]+=[^,@=]*)(?:,[a-z_]+=[^,@=]*)*)$")
 
 
-def split_options(rest: str, allowed: set[str]) -> tuple[str, dict[str, Any]]:
+def split_options(rest: str, allowed: set[str], types: dict[str, type] | None = None) -> tuple[str, dict[str, Any]]:
     """`gpt-4.1@temperature=0.2,seed=3` → ("gpt-4.1", {"temperature": 0.2, "seed": 3})."""
     m = _OPTIONS.match(rest)
     if not m:
@@ -44,7 +44,7 @@ def split_options(rest: str, allowed: set[str]) -> tuple[str, dict[str, Any]]:
         key, _, value = item.partition("=")
         if key not in allowed:
             raise ModelSpecError(f"unknown model option {key!r} (known here: {', '.join(sorted(allowed))})")
-        kind = OPTION_TYPES[key]
+        kind = (types or OPTION_TYPES)[key]
         try:
             if kind is bool:
                 if value.lower() not in ("1", "0", "true", "false", "on", "off", "yes", "no"):
@@ -83,6 +83,7 @@ class Reply:
     reasoning_tokens: int | None = None
     finish_reason: str | None = None
     raw: Any = None                                  # provider items to send back verbatim later
+    internal: dict[str, Any] | None = None           # white-box readings of the reply (hf: models)
 
 
 class ApiModel:
@@ -245,7 +246,7 @@ class ApiModel:
         usage = Usage(input_tokens=reply.input_tokens, output_tokens=reply.output_tokens, cost_usd=cost,
                       latency_ms=round(latency_ms, 1), **extra)
         return Turn(text=reply.text, thinking=reply.thinking or None, tool_calls=calls, usage=usage,
-                    parse_note=note)
+                    parse_note=note, internal=reply.internal)
 
     def _on_retry(self, attempt: int, failure: Any, wait: float) -> None:
         print(f"  {self.name}: {failure.what}; retry {attempt}/{self.retry.attempts - 1} in {wait:.1f} s",

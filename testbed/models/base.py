@@ -30,6 +30,7 @@ class Turn:
     usage: Usage = field(default_factory=Usage)
     parse_note: str | None = None
     truth: dict[str, Any] | None = None  # simulated models only: their hidden state
+    internal: dict[str, Any] | None = None  # hf: models with vectors: residual-stream readings
 
 
 @dataclass

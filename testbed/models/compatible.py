@@ -64,14 +64,20 @@ class ChatCompletionsModel(ApiModel):
             params["shell_prompt"] = protocol.shell_prompt(self.test_command, True).strip()
         return params
 
-    def _request(self, messages: list[Message], tools: list[dict[str, Any]]) -> Reply:
-        if self.protocol == protocol.SHELL:  # the action is text: no tools, the format in the prompt
+    def chat_messages(self, messages: list[Message], tools: list[dict[str, Any]]
+                      ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The Chat Completions messages and tools one request sends (the shell protocol's format
+        joins the system prompt, and its requests carry no tools)."""
+        if self.protocol == protocol.SHELL:
             suffix = protocol.shell_prompt(self.test_command, any(t["name"] == "give_up" for t in tools))
             if messages and messages[0].get("role") == "system":
                 messages = [{**messages[0], "content": str(messages[0].get("content") or "") + suffix}, *messages[1:]]
             tools = []
-        params: dict[str, Any] = {"model": self.model, "messages": to_chat(messages, self.text_result),
-                                  self.token_param: self.max_tokens}
+        return to_chat(messages, self.text_result), tools
+
+    def _request(self, messages: list[Message], tools: list[dict[str, Any]]) -> Reply:
+        chat, tools = self.chat_messages(messages, tools)
+        params: dict[str, Any] = {"model": self.model, "messages": chat, self.token_param: self.max_tokens}
         if self.protocol == protocol.SHELL:
             params["stop"] = protocol.STOP
         if tools:

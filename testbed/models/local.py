@@ -197,12 +197,22 @@ class LocalModel(ChatCompletionsModel):
         if self.server.proc is not None and self.server.proc.poll() is not None:
             raise ModelError(f"{self.name}: the llama.cpp server died (status {self.server.proc.returncode}):\n"
                              f"{self.server.log_tail()}")
-        if self.protocol == "shell":  # the shell protocol's prompt and stop come with the request
-            return super()._request(messages, tools)
-        hint = TEXT_TOOLS_HINT.format(give_up=GIVE_UP_HINT if any(t["name"] == "give_up" for t in tools) else "")
-        if messages and messages[0].get("role") == "system":
-            messages = [{**messages[0], "content": str(messages[0].get("content") or "") + hint}, *messages[1:]]
-        return super()._request(messages, [])
+        return super()._request(messages, tools)
+
+    def chat_messages(self, messages: list[Message], tools: list[dict[str, Any]]
+                      ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        return local_chat_messages(self, messages, tools)
+
+
+def local_chat_messages(model: ChatCompletionsModel, messages: list[Message], tools: list[dict[str, Any]]
+                        ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """What a local model is sent: the shell protocol's prompt, or the text-tools hint and no tools."""
+    if model.protocol == "shell":
+        return ChatCompletionsModel.chat_messages(model, messages, tools)
+    hint = TEXT_TOOLS_HINT.format(give_up=GIVE_UP_HINT if any(t["name"] == "give_up" for t in tools) else "")
+    if messages and messages[0].get("role") == "system":
+        messages = [{**messages[0], "content": str(messages[0].get("content") or "") + hint}, *messages[1:]]
+    return ChatCompletionsModel.chat_messages(model, messages, [])
 
 
 def from_spec(spec: str) -> LocalModel:
