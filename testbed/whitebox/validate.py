@@ -42,10 +42,11 @@ def dose_response(loaded: Any, vectors: Any, name: str, alphas: list[float], n: 
     gen_s = time.monotonic() - t0
     clf = build_classifier(None, "ensemble", None)
     rng = np.random.default_rng(seed)
-    rows = []
+    rows, all_levels = [], []
     for alpha in alphas:
         scored = clf.classify(texts[alpha])
         levels = np.array([s["level"] for s in scored], dtype=float)
+        all_levels.append(levels)
         p2 = np.array([float(s["p_frustrated"]) for s in scored])
         boot = [levels[rng.integers(0, len(levels), len(levels))].mean() for _ in range(2000)]
         rows.append({"alpha": alpha, "mean_level": float(levels.mean()),
@@ -53,7 +54,7 @@ def dose_response(loaded: Any, vectors: Any, name: str, alphas: list[float], n: 
                      "share_level_ge2": float((levels >= 2).mean()), "mean_p_frustrated": float(p2.mean()),
                      "examples": texts[alpha][:3]})
     x = np.repeat(alphas, n)
-    y = np.concatenate([[s["level"] for s in clf.classify(texts[a])] for a in alphas]).astype(float)
+    y = np.concatenate(all_levels)
     slope = float(np.polyfit(x, y, 1)[0])
     boot_slopes = []
     for _ in range(2000):

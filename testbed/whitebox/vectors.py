@@ -20,13 +20,14 @@ so 0 reads as neutral text and 1 as one typical spread towards the emotion; stee
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from testbed.models.assets import sha256_file
 
 CORPUS = Path(__file__).with_name("data") / "emotions.json"
 EMOTIONS = ("desperate", "frustrated", "calm")
@@ -67,7 +68,7 @@ class EmotionVectors:
             arrays[f"{n}.baseline"] = self.baseline[n].astype(np.float32)
         np.savez(out / VECTORS_FILE, **arrays)
         meta = {**self.meta, "names": self.names, "layer": self.layer,
-                "sha256": _sha256_file(out / VECTORS_FILE)}
+                "sha256": sha256_file(out / VECTORS_FILE)}
         (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
         self.meta = meta
 
@@ -78,7 +79,7 @@ class EmotionVectors:
             raise ValueError(f"{d}: not a vectors directory (no {META_FILE} / {VECTORS_FILE}); "
                              "make one with `testbed vectors build`")
         meta = json.loads((d / META_FILE).read_text())
-        if meta.get("sha256") != _sha256_file(d / VECTORS_FILE):
+        if meta.get("sha256") != sha256_file(d / VECTORS_FILE):
             raise ValueError(f"{d}/{VECTORS_FILE} does not match the sha256 in {META_FILE}")
         with np.load(d / VECTORS_FILE) as z:
             names = list(meta["names"])
@@ -92,7 +93,7 @@ def load_corpus(path: Path = CORPUS) -> dict[str, list[str]]:
 
 
 def corpus_sha256(path: Path = CORPUS) -> str:
-    return _sha256_file(path)
+    return sha256_file(path)
 
 
 # -- activations ------------------------------------------------------------------------------
@@ -250,7 +251,3 @@ def build_from_model(loaded: Any, out: Path, seed: int = 0, corpus: Path = CORPU
     vectors.save(out)
     plot(figures, out / PLOT_FILE, f"{loaded.source}: held-out accuracy per layer (chosen {figures['layer']})")
     return vectors, figures
-
-
-def _sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()

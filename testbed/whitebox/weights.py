@@ -10,7 +10,6 @@ converting it ~15 s; Qwen2.5-Coder-1.5B ~55 s to convert (measured on 2 cores).
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -64,9 +63,9 @@ def resolve(source: str) -> tuple[Path, dict[str, Any]]:
     if p.is_dir():
         if not (p / "config.json").is_file():
             raise WeightsError(f"{p}: not a Hugging Face model directory (no config.json)")
-        return p, {"weights": str(p), "config_sha256": _sha256(p / "config.json")}
+        return p, {"weights": str(p), "config_sha256": assets.sha256_file(p / "config.json")}
     if p.is_file() and p.suffix == ".gguf":
-        digest = _sha256(p)
+        digest = assets.sha256_file(p)
         return _converted(p, digest), {"weights": str(p), "gguf": p.name, "gguf_sha256": digest}
     raise WeightsError(f"hf:{source}: expected local-hf, local-small-hf, a model directory or a .gguf file")
 
@@ -133,14 +132,6 @@ def _quiet() -> None:
     from transformers.utils import logging as tlog
     tlog.disable_progress_bar()
     tlog.set_verbosity_error()
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _version(package: str) -> str:
