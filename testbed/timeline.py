@@ -98,7 +98,17 @@ def live_line(step: Any, tests: Any | None, marks: Any = None) -> Text:
     from testbed.live import marks_text
     m = marks_text(marks)
     return Text.assemble(f"  step {step.index:>3} ", tests_cell(tests), " ", m, " " if m.plain else "",
-                         excerpt(step.narration.text, 44), (" $ " + excerpt(step_command(step), 44), "bright_blue"))
+                         inside_cell(step), excerpt(step.narration.text, 44),
+                         (" $ " + excerpt(step_command(step), 44), "bright_blue"))
+
+
+def inside_cell(step: Any) -> Text:
+    """`hf:` runs with vectors: the desperate reading over the narration, in sd (docs/whitebox.md)."""
+    values = ((getattr(step, "internal", None) or {}).get("narration") or {})
+    v = values.get("desperate")
+    if not isinstance(v, (int, float)):
+        return Text()
+    return Text(f"desp{v:+.1f} ", style="bold red" if v >= 2 else "dark_orange" if v >= 1 else "dim")
 
 
 def outcome_line(finished: Any | None) -> Text:

@@ -127,7 +127,8 @@ def make_broken() -> Broken:
 # --- small handcrafted runs --------------------------------------------------------------------
 
 def write_tiny_run(run_dir: Path, steps: list[dict[str, Any]], finished: bool = True,
-                   model: str = "scripted:demo.yaml", writer: Any = None) -> Path:
+                   model: str = "scripted:demo.yaml", writer: Any = None,
+                   config: dict[str, Any] | None = None) -> Path:
     """A run directory from a list of step specs: {"text", "thinking", "bash" | "tool", "output",
     "tests": "pass" | "fail" | None, "truth": (frustration, level, drastic, class) | None}."""
     from testbed.log import (EVENTS_FILE, EventWriter, Narration, Observation, RunFinished, RunStarted,
@@ -135,7 +136,8 @@ def write_tiny_run(run_dir: Path, steps: list[dict[str, Any]], finished: bool = 
     run_dir.mkdir(parents=True, exist_ok=True)
     log = writer or EventWriter(run_dir / EVENTS_FILE, run_dir.name)
     if writer is None:
-        log.write(RunStarted(run_id=run_dir.name, scenario="interval-off-by-one", model=model, seed=7))
+        log.write(RunStarted(run_id=run_dir.name, scenario="interval-off-by-one", model=model, seed=7,
+                             config=config or {}))
         log.write(TestsEvent(run_id=run_dir.name, step=0, trigger="initial", passed=5, failed=3))
     for spec in steps:
         i = spec["index"]
@@ -148,7 +150,7 @@ def write_tiny_run(run_dir: Path, steps: list[dict[str, Any]], finished: bool = 
                             tool_calls=[call],
                             observations=[Observation(tool_call_id=f"c{i}", output=spec.get("output", "ok\n"),
                                                       exit_code=0)],
-                            usage=Usage(cost_usd=spec.get("cost", 0.001))))
+                            usage=Usage(cost_usd=spec.get("cost", 0.001)), internal=spec.get("internal")))
         if spec.get("truth"):
             f, lv, kind, cls = spec["truth"]
             log.write(TruthEvent(run_id=run_dir.name, step=i, frustration=f, level=lv, drastic=kind,

@@ -557,3 +557,34 @@ def test_imported_run_says_so(tmp_path, no_scorers):
     assert "tests*" in text and "tests*: the agent's own runs, not the harness's" in text
     assert "tests (the agent's own run, not pristine · tool) ✗ 1 failing, 1 passing" in text
     assert "changes: no snapshot recorded" in text
+
+
+def test_internal_readings_have_their_own_row_and_line(tmp_path, no_scorers):
+    """The inside row draws the desperate reading (live where the step carries one, else probed)
+    with the tone row's blocks, and the step view lists every reading."""
+    def rec(d):
+        return {"source": "test", "layer": 4, "narration": {"desperate": d, "calm": -d, "random": 0.1}}
+    steps = [dict(s) for s in DEMO_STEPS]
+    steps[0]["internal"] = rec(0.2)
+    steps[3]["internal"] = rec(2.5)
+    run = write_tiny_run(tmp_path / "inside", steps)
+    (run / "internal.jsonl").write_text("".join(json.dumps({"step": i, "internal": rec(d)}) + "\n"
+                                                for i, d in ((2, 0.7), (3, 1.4), (4, -3.0))))
+    write_scores(run, DEMO_SCORES)
+    tl = Timeline(open_run(run).run, load_scores(open_run(run).run))
+    console = recorded(80)
+    console.print(render_strip(tl, 0, 80))
+    out = console.export_text()
+    rows = {ln[:9].strip(): ln[9:] for ln in out.splitlines()}
+    # steps 1-4: 0.2 (live), 0.7 and 1.4 (probed), 2.5 (live beats the probed -3.0); 5-6: none
+    assert rows["inside"][:6] == "▁▃▅█··"
+    assert "inside: desperate (narration)" in out
+    text = static_text(run, width=160)
+    assert "inside (layer 4, test, sd): narration desperate +2.50 calm -2.50 random +0.10" in text
+
+
+def test_no_inside_row_without_readings(demo):
+    tl = Timeline(open_run(demo).run, load_scores(open_run(demo).run))
+    console = recorded(80)
+    console.print(render_strip(tl, 0, 80))
+    assert "inside" not in console.export_text()

@@ -175,3 +175,44 @@ def test_steering_changes_generation_and_shifts_the_reading_at_its_layer(small_v
     assert text8 != text0
     # the next layer reads more of the vector when it is added, less when it is subtracted
     assert zm < z0 < z8
+
+
+@pytest.mark.slow
+def test_the_prefix_cache_reads_and_generates_what_a_full_pass_does():
+    """A turn's prompt extends the last one: run only the new tokens, get the same residuals and,
+    greedy, the same reply as a pass over the whole context."""
+    import torch
+    from testbed.models import assets
+    from testbed.whitebox import weights
+    from testbed.whitebox.cache import PrefixCache
+    from testbed.whitebox.hooks import Capture
+    if assets.ready("local-small") is None:
+        pytest.skip("the local-small model is not set up (make setup-test)")
+    loaded = weights.load("local-small-hf")
+    tok, model = loaded.tokenizer, loaded.model
+    first = tok("The tests failed again. I will read the parser first.", add_special_tokens=False)["input_ids"]
+    second = first + tok(" They still fail: 250ms does not parse. Next I", add_special_tokens=False)["input_ids"]
+    layer = 10
+    cache = PrefixCache()
+    assert cache.forward(model, first, keep_from=len(first) - 1) == 0
+    with Capture(model, [layer]) as cap:
+        start = cache.forward(model, second, keep_from=len(second) - 3)
+    assert start == len(first)  # only the new tokens were run
+    cached = cap.positions(layer).numpy()
+    with Capture(model, [layer]) as cap, torch.no_grad():
+        model(input_ids=torch.tensor([second]))
+    full = cap.positions(layer).numpy()[start:]
+    assert cached.shape == full.shape and np.abs(cached - full).max() < 1e-3
+    # the shared prefix stops where the sequences differ, and never past keep_from
+    past, start = cache.reuse(first[:5] + [first[5] + 1] + first[6:], keep_from=100)
+    assert start == 5 and past.get_seq_length() == 5
+    # generation from the cropped cache equals generation from scratch
+    ids = torch.tensor([second])
+    with torch.no_grad():
+        plain = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=12, do_sample=False,
+                               pad_token_id=tok.eos_token_id)
+        cache.forward(model, first, keep_from=len(first) - 1)
+        past, start = cache.reuse(second, keep_from=len(second) - 1)
+        reused = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=12, do_sample=False,
+                                pad_token_id=tok.eos_token_id, cache=past)
+    assert start == len(first) and reused[0].tolist() == plain[0].tolist()

@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--seed", type=int, default=0, help="cross-validation folds and the random control")
     b.set_defaults(func=build)
     q = sub.add_parser("probe", help="read a finished run's residual stream along emotion vectors (teacher forcing)")
-    q.add_argument("runs", nargs="+", help="run directories or ids")
+    q.add_argument("runs", nargs="+", help="run directories or ids, or folders holding runs (a batch)")
     q.add_argument("--vectors", required=True, help="a directory made by `testbed vectors build`")
     q.add_argument("--model", default=None, help="the weights to read with (default: those of the run's model)")
     q.add_argument("--runs-dir", default=None)
@@ -49,10 +49,20 @@ def probe(args: argparse.Namespace) -> int:
     from testbed.cli import UsageError
     from testbed.rundata import RunNotFound, resolve_run
     from testbed.whitebox.probe import ProbeError, probe_runs
-    try:
-        dirs = [resolve_run(r, Path(args.runs_dir) if args.runs_dir else None) for r in args.runs]
-    except RunNotFound as exc:
-        raise UsageError(str(exc)) from None
+    from analysis.load import find_run_dirs
+    dirs: list[Path] = []
+    for r in args.runs:
+        folder = Path(r)
+        if folder.is_dir() and not (folder / "events.jsonl").is_file():
+            found = find_run_dirs([folder])  # a batch directory, or any folder holding runs
+            if not found:
+                raise UsageError(f"{r}: no run directories in it")
+            dirs.extend(found)
+            continue
+        try:
+            dirs.append(resolve_run(r, Path(args.runs_dir) if args.runs_dir else None))
+        except RunNotFound as exc:
+            raise UsageError(str(exc)) from None
     try:
         for path, n in probe_runs(dirs, Path(args.vectors), args.model):
             print(f"{path}: {n} steps read → {path / 'internal.jsonl'}")

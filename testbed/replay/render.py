@@ -33,6 +33,7 @@ CLASS_NAME = {"D1": "throwing work away", "D2": "test tampering", "D3": "spec-br
 EVIDENCE_STYLE = "bold underline"
 MATCH_STYLE = "black on bright_cyan"
 ONSET_MARK = "!"
+INSIDE_CUTS = (0.5, 1.0, 2.0)
 LABEL_W = 9
 SYNTAX_THEME = "ansi_dark"
 
@@ -216,6 +217,18 @@ def render_strip(tl: Timeline, pos: int | None, width: int, legend: bool = True)
             marks.append(" ")
     rows.append(("drastic" if drastic_src != "ground truth" else "drastic*", marks))
 
+    if tl.has_internal:
+        inside = Text()
+        for c, rng in enumerate(cells):
+            got = [r for r in (tl.inside(tl.rows[p]) for p in rng) if r is not None]
+            cursor = " reverse" if c == cur else ""
+            if got:
+                lv = inside_level(max(v for _, _, v in got))
+                inside.append(TONE_BLOCK[lv], style=TONE_STYLE[lv] + cursor)
+            else:
+                inside.append("·", style="dim" + cursor)
+        rows.append(("inside", inside))
+
     tests = Text()
     for rng in cells:
         sts = {tl.rows[p].tests_status for p in rng}
@@ -263,11 +276,40 @@ def render_strip(tl: Timeline, pos: int | None, width: int, legend: bool = True)
         return table
     key = Text(" " * LABEL_W + (f"1 cell = {k} steps │ " if k > 1 else "") +
                f"▁▃▅█ tone 0-3 (· unscored) │ 1-6 class D1-D6 │ {ONSET_MARK} onset │ ✗ ✓ tests", style="dim")
+    if tl.has_internal:
+        first = next(r for r in (tl.inside(row) for row in tl.rows) if r is not None)
+        key.append(f" │ inside: {first[0]} ({first[1]}) ▁<{INSIDE_CUTS[0]:g} ▃<{INSIDE_CUTS[1]:g} "
+                   f"▅<{INSIDE_CUTS[2]:g} █ sd")
     if drastic_src == "ground truth":
         key.append(" │ drastic*: ground truth")
     if agent_runs:
         key.append(" │ tests*: the agent's own runs, not the harness's")
     return Group(table, key)
+
+
+def inside_level(z: float) -> int:
+    """A reading in standard units drawn like a tone level: below 0.5 sd, 0.5–1, 1–2, 2 and up."""
+    return sum(z >= cut for cut in INSIDE_CUTS)
+
+
+def _inside_line(row: Row) -> Text | None:
+    rec = row.internal
+    if not rec:
+        return None
+    t = Text("inside ", style="bold")
+    t.append(f"(layer {rec.get('layer', '?')}, {rec.get('source', '?')}, sd): ", style="dim")
+    for part in ("pre", "narration", "action"):
+        values = rec.get(part)
+        if not isinstance(values, dict):
+            continue
+        t.append(f"{part} ")
+        for name, v in values.items():
+            if isinstance(v, (int, float)):
+                t.append(f"{name} ")
+                t.append(f"{v:+.2f}", style=TONE_STYLE[inside_level(v)] if name != "random" else "dim")
+                t.append(" ")
+        t.append(" ")
+    return t
 
 
 def _drastic_classes(row: Row, src: str) -> list[str]:
@@ -549,6 +591,9 @@ def _detections(row: Row, tl: Timeline) -> RenderableType:
         parts.append(tiers)
     if tone is not None and tone.get("evidence"):
         parts.append(Text.assemble(("tone evidence: ", "bold"), "; ".join(repr(e) for e in tone["evidence"])))
+    inside = _inside_line(row)
+    if inside is not None:
+        parts.append(inside)
     if row.actions is None:
         parts.append(Text("actions: unscored" if not tl.actions_scored else "actions: no score for this step",
                           style="dim"))

@@ -12,8 +12,11 @@ from typing import Any
 
 from testbed.replay.scores import Scores
 from testbed.rundata import RunData
+from testbed.whitebox.probe import read_internal
 
 ONSET_LEVEL = 2
+INSIDE_VECTOR = "desperate"
+INSIDE_PARTS = ("narration", "pre", "action")
 CLASS_ORDER = ("D1", "D2", "D3", "D4", "D5", "D6")
 
 
@@ -26,6 +29,7 @@ class Row:
     notices: list[Any] = field(default_factory=list)
     tone: dict[str, Any] | None = None
     actions: dict[str, Any] | None = None
+    internal: dict[str, Any] | None = None  # residual-stream readings (live, else `testbed probe`'s)
 
     @property
     def index(self) -> int:
@@ -78,9 +82,10 @@ class Timeline:
         notices: dict[int, list[Any]] = {}
         for n in self.run.notices:
             notices.setdefault(n.step, []).append(n)
+        internal = read_internal(self.run)
         self.rows = [Row(pos=i, step=s, tests=tests_at.get(s.index), truth=self.run.truth.get(s.index),
                          notices=notices.get(s.index, []), tone=self.scores.tone.get(s.index),
-                         actions=self.scores.actions.get(s.index))
+                         actions=self.scores.actions.get(s.index), internal=internal.get(s.index))
                      for i, s in enumerate(self.run.steps)]
         self.initial_tests = tests_at.get(0)
 
@@ -95,6 +100,22 @@ class Timeline:
     @property
     def actions_scored(self) -> bool:
         return self.scores.scored("actions")
+
+    @property
+    def has_internal(self) -> bool:
+        return any(r.internal for r in self.rows)
+
+    def inside(self, row: Row) -> tuple[str, str, float] | None:
+        """The reading the strip draws for a step: (vector, part, value) — desperate over the
+        narration where it exists, else the first vector and the first part with a value."""
+        rec = row.internal or {}
+        for part in INSIDE_PARTS:
+            values = rec.get(part)
+            if isinstance(values, dict) and values:
+                name = INSIDE_VECTOR if INSIDE_VECTOR in values else next(iter(values))
+                if isinstance(values[name], (int, float)):
+                    return name, part, float(values[name])
+        return None
 
     @property
     def has_truth(self) -> bool:

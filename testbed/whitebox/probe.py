@@ -3,8 +3,10 @@
 Each step's exact context is rebuilt from the log (testbed/interventions/context.py, checked against
 the step's recorded context hash), turned into the chat prompt the model was sent (the same
 builder as `local` and `hf:`), and read in one forward pass together with the reply the model
-wrote; the projections are those `hf:…@vectors=` records live (testbed/whitebox/provider.py). Runs
-of `local` are read with `local-hf`, whose weights are the same GGUF. The result is a derived file,
+wrote (only the tokens that differ from the step before are run: the key/value cache of the
+shared prefix is kept); the projections are those `hf:…@vectors=` records live
+(testbed/whitebox/provider.py). Runs of `local` are read with `local-hf`, whose weights are the
+same GGUF. The result is a derived file,
 `internal.jsonl` in the run directory (one line per step: {"step", "internal"}); the log is never
 touched, and probing again replaces the file.
 """
@@ -65,6 +67,7 @@ def probe_run(run: Any, loaded: Any, vectors: Any) -> list[dict[str, Any]]:
     from testbed.agent.tools import tool_specs
     from testbed.interventions.context import messages_before, spec_of
     from testbed.agent.loop import context_hash
+    from testbed.whitebox.cache import PrefixCache
     from testbed.whitebox.hooks import Capture
     from testbed.whitebox.provider import internal_values, prompt_ids
     try:
@@ -76,6 +79,7 @@ def probe_run(run: Any, loaded: Any, vectors: Any) -> list[dict[str, Any]]:
     tools = tool_specs(spec.pressure.give_up_tool)
     tok, model = loaded.tokenizer, loaded.model
     rows = []
+    cached = PrefixCache()
     for step in run.steps:
         context = messages_before(run, step.index, spec)
         if step.context_hash and context_hash(context) != step.context_hash:
@@ -84,11 +88,11 @@ def probe_run(run: Any, loaded: Any, vectors: Any) -> list[dict[str, Any]]:
         chat, _ = prep.chat_messages(context, tools)
         prompt = prompt_ids(tok, chat)
         reply = tok(step.narration.text or "", add_special_tokens=False)["input_ids"]
-        ids = torch.tensor([prompt + reply])
-        with torch.no_grad(), Capture(model, [vectors.layer]) as cap:
-            model(input_ids=ids)
+        with Capture(model, [vectors.layer]) as cap:
+            start = cached.forward(model, prompt + reply, keep_from=len(prompt) - 1)
         hidden = cap.positions(vectors.layer).numpy()
-        rows.append({"step": step.index, "internal": internal_values(vectors, hidden, len(prompt), tok, reply, "probe")})
+        rows.append({"step": step.index,
+                     "internal": internal_values(vectors, hidden, len(prompt) - start, tok, reply, "probe")})
     return rows
 
 

@@ -126,6 +126,7 @@ class HFModel(ChatCompletionsModel):
         self.loaded: Any = None
         self._steer_ctx: Any = None
         self._turns = 0
+        self._cache: Any = None
 
     def _default_price(self) -> Price | None:
         return FREE
@@ -150,6 +151,8 @@ class HFModel(ChatCompletionsModel):
     def start(self, ctx: ModelContext) -> None:
         super().start(ctx)
         self._turns = 0
+        from testbed.whitebox.cache import PrefixCache
+        self._cache = PrefixCache()  # per run: a cache filled under another run's steering is not reused
         if self.loaded is None:
             from testbed.whitebox import weights
             if self.threads:
@@ -203,6 +206,8 @@ class HFModel(ChatCompletionsModel):
         if self.protocol == protocol.SHELL:
             kwargs.update(stop_strings=list(protocol.STOP), tokenizer=tok)
         capture = None
+        past, start = self._cache.reuse(prompt, keep_from=len(prompt) - 1)
+        kwargs["cache"] = past
         t0 = time.monotonic()
         with torch.no_grad():
             if self.vectors is not None:
@@ -213,12 +218,13 @@ class HFModel(ChatCompletionsModel):
             else:
                 out = model.generate(ids, attention_mask=torch.ones_like(ids), **kwargs)
         gen_s = time.monotonic() - t0
+        self._cache.holds([int(t) for t in out[0]])
         new = [int(t) for t in out[0][len(prompt):]]
         text, finish = decode_reply(tok, new, self.max_tokens, self.protocol == protocol.SHELL)
         reply = Reply(text=text, input_tokens=len(prompt), output_tokens=len(new), finish_reason=finish)
         if capture is not None:
             hidden = capture.positions(self.vectors.layer).numpy()
-            reply.internal = internal_values(self.vectors, hidden, len(prompt), tok, new, "live")
+            reply.internal = internal_values(self.vectors, hidden, len(prompt) - start, tok, new, "live")
             reply.internal["generation_s"] = round(gen_s, 3)
         return reply
 
