@@ -312,6 +312,42 @@ def _session_line(n: int, parent: int | None, kind: str, content, mid: str | Non
     return line
 
 
+REAL_CC = DATA / "claude-code-2.1"  # real Claude Code 2.1 sessions; see PROVENANCE.md there
+
+
+def test_claude_code_parallel_tool_calls_keep_every_result(capsys, tmp_path):
+    """Parallel calls of one response: each result names its own call's line as parent, so all but
+    the last hang off the parentUuid path as side branches; they are the same turn, not a rewind."""
+    events = import_one(capsys, tmp_path, "claude-code", REAL_CC / "short.jsonl")
+    [step] = by_type(events, "step")
+    assert [c.name for c in step.tool_calls] == ["Bash", "Bash"] or len(step.tool_calls) == 2
+    assert {o.tool_call_id for o in step.observations} == {c.id for c in step.tool_calls}
+    assert step.parse_note is None or "no tool result" not in step.parse_note
+    notes = events[0].config["import"]["notes"]
+    assert any("parallel tool calls" in n for n in notes) and not any("abandoned" in n for n in notes)
+    events = import_one(capsys, tmp_path / "heavy", "claude-code", REAL_CC / "tool_heavy.jsonl")
+    steps = by_type(events, "step")
+    assert sum(len(s.tool_calls) for s in steps) == sum(len(s.observations) for s in steps) == 6
+
+
+def test_claude_code_subagent_file_imports_linked_to_its_session(capsys, tmp_path):
+    session = "ae4a77f8-aedd-4bc1-888f-c94edc91af04"
+    code, dirs, err = run_import(capsys, "auto", str(REAL_CC / session), str(REAL_CC / f"{session}.jsonl"),
+                                 "--out", str(tmp_path / "runs"))
+    assert code == 0, err
+    assert "agent-acompact-946d2b.jsonl: a context-compaction sub-agent" in err
+    runs = [events_of(Path(d)) for d in dirs]
+    [agent] = [e for e in runs if "subagent" in e[0].config["source"]]
+    [parent] = [e for e in runs if "subagent" not in e[0].config["source"]]
+    link = agent[0].config["source"]["subagent"]
+    assert link["agent_id"] == "aac57f5" and link["parent_session_id"] == session
+    assert link["parent_file"] == str((REAL_CC / f"{session}.jsonl").resolve())
+    assert agent[0].config["task"].startswith("Search hex.pm for the latest versions")
+    assert len(by_type(agent, "step")) == 3
+    task = [o for s in by_type(parent, "step") for o in s.observations if getattr(o, "subagent_id", None)]
+    assert [o.subagent_id for o in task] == ["aac57f5"] and task[0].tool == "Task"
+
+
 def test_claude_code_rewound_branch_and_torn_tail(capsys, tmp_path):
     lines = [
         _session_line(1, None, "user", "fix it"),
@@ -365,6 +401,23 @@ def test_inspect_eval_and_json_logs(capsys, tmp_path):
     solved = results["merge-ranges/fixes-it"][0]
     assert solved[-1].outcome == "solved" and "Inspect's own verdict" in solved[-1].reason
     assert by_type(solved, "tests")[-1].all_passed is True
+
+
+def test_inspect_log_of_an_older_version_without_sample_ids(capsys, tmp_path):
+    """Written by Inspect 0.3.40 (tests/data/import/make_inspect_old.py): the header lists no
+    sample_ids, which the sample-by-sample reader needs; the full reader takes over."""
+    pytest.importorskip("inspect_ai")
+    path = DATA / "inspect-0.3.40.json"
+    assert "sample_ids" not in json.loads(path.read_text())["eval"]["dataset"]
+    events = import_one(capsys, tmp_path, "inspect", path)
+    steps = by_type(events, "step")
+    assert events[0].scenario == "merge-ranges/gives-up" and events[0].model == "mockllm/model"
+    assert len(steps) == 4 and [c.name for s in steps for c in s.tool_calls] == ["bash", "bash", "bash", "submit"]
+    assert steps[2].tool_calls[0].arguments == {"command": "git checkout -- . && git status --short"}
+    assert "hopeless" in steps[2].narration.text and "1 failed" in steps[0].observations[0].output
+    assert events[-1].outcome == "submitted"
+    code, dirs, err = run_import(capsys, "auto", str(path), "--out", str(tmp_path / "auto"))
+    assert code == 0 and len(dirs) == 1, err
 
 
 def test_inspect_outcome_mapping():

@@ -133,8 +133,8 @@ def _import_file(path: Path, named: bool, importer, args: argparse.Namespace, ou
             return
         for traj in imp.read(source):
             label = f"{path}" + (f" [{traj.key}]" if traj.key else "")
-            if not traj.steps:
-                say(f"skipped {label}: no agent turns in it, nothing to import")
+            if traj.skip or not traj.steps:
+                say(f"skipped {label}: {traj.skip or 'no agent turns in it, nothing to import'}")
                 tally.skipped += 1
                 continue
             run_id = run_id_for(imp.name, digest, traj)

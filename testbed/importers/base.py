@@ -145,6 +145,7 @@ class ImportedTrajectory:
     workspace: str | None = None  # the agent's working tree, when the source says (else inferred)
     metadata: dict[str, Any] = field(default_factory=dict)  # source facts worth keeping
     notes: list[str] = field(default_factory=list)  # what the importer skipped or assumed
+    skip: str | None = None  # why this episode is not an agent's run (then nothing is written)
 
 
 class Importer(Protocol):

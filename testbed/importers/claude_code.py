@@ -76,14 +76,38 @@ class ClaudeCodeImporter:
         yield _Session(source, entries, notes).trajectory()
 
 
+def _parent_file(path: Path, session: str | None) -> str | None:
+    """The parent session's file beside a sub-agent's (`<session>/subagents/agent-*.jsonl`), if there."""
+    if session and path.parent.name == "subagents" and path.parent.parent.name == session:
+        parent = path.parent.parent.parent / f"{session}.jsonl"
+        return str(parent.resolve()) if parent.is_file() else None
+    return None
+
+
+def _message_id(e: dict) -> str | None:
+    msg = e.get("message")
+    return msg.get("id") if e.get("type") == "assistant" and isinstance(msg, dict) and isinstance(msg.get("id"), str) else None
+
+
+def _blocks(e: dict) -> list[dict]:
+    msg = e.get("message")
+    content = msg.get("content") if isinstance(msg, dict) else None
+    return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+
+
 class _Session:
     def __init__(self, source: Source, entries: list[tuple[int, dict]], notes: list[str]):
         self.source, self.notes = source, notes
         talk = [(n, e) for n, e in entries if e.get("type") in ("user", "assistant")]
-        side = [x for x in talk if x[1].get("isSidechain")]
+        # A sub-agent's own file (Claude Code 2.1: <session>/subagents/agent-<id>.jsonl) has only
+        # sidechain lines: they are that agent's turns, imported as its own run. In a session's file
+        # sidechain lines are another agent's turns and are left out.
+        self.subagent = bool(talk) and all(e.get("isSidechain") for _n, e in talk)
+        self.agent_id = next((e.get("agentId") for _n, e in talk if isinstance(e.get("agentId"), str)), None)
+        side = [] if self.subagent else [x for x in talk if x[1].get("isSidechain")]
         if side:
             notes.append(f"{len(side)} sub-agent (sidechain) lines left out: they are another agent's turns")
-        main = [x for x in talk if not x[1].get("isSidechain")]
+        main = talk if self.subagent else [x for x in talk if not x[1].get("isSidechain")]
         self.other = entries
         self.entries = self._active_branch(main)
 
@@ -91,7 +115,7 @@ class _Session:
         """The conversation path that ends at the last line; branches left by a rewind drop out."""
         # Bookkeeping lines (system, progress, …) are links of the chain too.
         by_uuid = {e["uuid"]: e for _n, e in self.other
-                   if isinstance(e.get("uuid"), str) and not e.get("isSidechain")}
+                   if isinstance(e.get("uuid"), str) and bool(e.get("isSidechain")) == self.subagent}
         if not main or not by_uuid:
             return main
         on_path: set[str] = set()
@@ -103,7 +127,22 @@ class _Session:
         first = main[0][1]
         if first.get("uuid") not in on_path:
             return main  # the chain is broken (compaction, old versions): keep file order
-        kept = [x for x in main if x[1].get("uuid") in on_path]
+        # Parallel tool calls hang off the path as side branches: the lines of one response are
+        # chained one after another, but each tool's result names its own call's line as parent,
+        # so only the last result is on the path. A line that continues a kept response (same
+        # message.id) or answers a kept call (tool_use_id) belongs to the path's turns.
+        kept_ids = {_message_id(e) for _n, e in main if e.get("uuid") in on_path} - {None}
+        calls = {b.get("id") for _n, e in main if e.get("uuid") in on_path or _message_id(e) in kept_ids
+                 for b in _blocks(e) if b.get("type") == "tool_use"}
+        kept = []
+        for n, e in main:
+            answers = [b.get("tool_use_id") for b in _blocks(e) if b.get("type") == "tool_result"]
+            if (e.get("uuid") in on_path or _message_id(e) in kept_ids
+                    or (answers and all(a in calls for a in answers))):
+                kept.append((n, e))
+        side = len(kept) - sum(1 for _n, e in main if e.get("uuid") in on_path)
+        if side:
+            self.notes.append(f"{side} lines of parallel tool calls and their results kept from side branches")
         if len(kept) < len(main):
             self.notes.append(f"{len(main) - len(kept)} lines on abandoned branches (rewinds) left out")
         return kept
@@ -172,15 +211,23 @@ class _Session:
         for _n, e in self.other:
             if e.get("type") not in ("user", "assistant"):
                 skipped[str(e.get("type"))] = skipped.get(str(e.get("type")), 0) + 1
+        name = str(session or Path(self.source.path.name).stem)
+        link: dict = {}
+        if self.subagent:
+            name = f"{name}-agent-{self.agent_id or Path(self.source.path.name).stem}"
+            link = {"subagent": {"agent_id": self.agent_id, "parent_session_id": session,
+                                 "parent_file": _parent_file(self.source.path, session)}}
         return ImportedTrajectory(
-            key="", name=str(session or Path(self.source.path.name).stem), model=str(model or "unknown"),
+            key="", name=name, model=str(model or "unknown"),
             task=task, steps=steps, notices=notices, outcome=outcome, reason=reason,
             source_exit_status=None, workspace=first.get("cwd") or None,
             started=stamps[0] if stamps else None,
             finished=stamps[-1] if stamps else None,
             wall_s=seconds_between(stamps[0], stamps[-1]) if stamps else None,
+            skip=("a context-compaction sub-agent (agent-acompact-*): Claude Code summarising the session, "
+                  "not an agent's turns") if self.subagent and str(self.agent_id or "").startswith("acompact") else None,
             metadata={"session_id": session, "cwd": first.get("cwd"), "git_branch": first.get("gitBranch"),
-                      "claude_code_version": first.get("version"), "other_line_types": skipped},
+                      "claude_code_version": first.get("version"), "other_line_types": skipped, **link},
             notes=self.notes)
 
     def _assistant_blocks(self, step: ImportedStep, msg: dict, at: str,
@@ -237,6 +284,8 @@ class _Session:
         structured = entry.get("toolUseResult")
         if isinstance(structured, dict) and structured.get("interrupted"):
             extra["interrupted"] = True
+        if isinstance(structured, dict) and isinstance(structured.get("agentId"), str):
+            extra["subagent_id"] = structured["agentId"]  # its turns: <session>/subagents/agent-<id>.jsonl
         step.observations.append(Observation(tool_call_id=call_id, tool=call.name, output=output,
                                              exit_code=code, duration_ms=None, **extra,
                                              output_bytes=len(output.encode("utf-8", errors="replace"))))

@@ -118,12 +118,28 @@ class InspectImporter:
             except StopIteration:
                 break
             except Exception as exc:
+                if n == 0:
+                    # Logs of older Inspect versions have no `sample_ids` in their header, which the
+                    # sample-by-sample reader needs; Inspect's full reader reads them.
+                    samples = _full_read(source, exc)
+                    n -= 1
+                    continue
                 raise ImportFormatError(source.path, f"samples[{n}]", f"Inspect could not read the sample: "
                                         f"{type(exc).__name__}: {_first_line(exc)}") from None
             yield _sample(source, sample, n, spec, model, seed, header.status)
         if n == 0:
             raise ImportFormatError(source.path, "samples", "the log holds no samples "
                                     f"(status {header.status!r}; written with log_samples=False?)")
+
+
+def _full_read(source: Source, first_error: Exception) -> Iterator[Any]:
+    from inspect_ai.log import read_eval_log
+    try:
+        log = read_eval_log(str(source.path), resolve_attachments=True)
+    except Exception:
+        raise ImportFormatError(source.path, "samples[0]", f"Inspect could not read the sample: "
+                                f"{type(first_error).__name__}: {_first_line(first_error)}") from None
+    return iter(log.samples or [])
 
 
 def _sample(source: Source, sample: Any, n: int, spec: Any, model: str, seed: Any,
