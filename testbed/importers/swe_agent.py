@@ -50,22 +50,52 @@ def outcome_of(exit_status: Any) -> tuple[str, str]:
     return outcome, f"SWE-agent exit status {status!r}"
 
 
-def tool_call_for(call_id: str, action: str) -> ToolCall:
-    """A SWE-agent action as a tool call: file edits under their own tool names, the rest bash."""
+def tool_call_for(call_id: str, action: str, open_file: str | None = None) -> ToolCall:
+    """A SWE-agent action as a tool call: file edits under their own tool names, the rest bash.
+
+    The windowed tools (`tools/windowed*`) edit the file last opened (`open`, `create`) without
+    naming it; `open_file` is that file, so their calls carry a `path` and are judged as edits."""
     text = action.strip()
     first = text.split(None, 1)[0] if text else ""
     if first == "str_replace_editor":
         args = _editor_args(text)
         if args is not None:
             return ToolCall(id=call_id, name="str_replace_editor", arguments=args)
+    where = {"path": open_file} if open_file else {}
     m = re.match(r"edit\s+(\d+):(\d+)\n(.*?)\n?end_of_edit\s*$", text, re.DOTALL)
-    if m:
+    if m:  # windowed_edit_linting / windowed_edit_rewrite: replace a line range
         return ToolCall(id=call_id, name="edit", arguments={
-            "start_line": int(m.group(1)), "end_line": int(m.group(2)), "replacement": m.group(3)})
+            **where, "start_line": int(m.group(1)), "end_line": int(m.group(2)), "new_str": m.group(3)})
+    if first in ("edit", "insert"):
+        argv = _split(text)
+        if first == "edit" and argv is not None and len(argv) in (3, 4):  # windowed_edit_replace
+            return ToolCall(id=call_id, name="edit", arguments={
+                **where, "old_str": argv[1], "new_str": argv[2],
+                "replace_all": len(argv) == 4 and argv[3].lower() in ("true", "1", "yes")})
+        if first == "insert" and argv is not None and len(argv) in (2, 3):
+            line = int(argv[2]) if len(argv) == 3 and argv[2].isdigit() else None
+            return ToolCall(id=call_id, name="insert", arguments={**where, "new_str": argv[1], "insert_line": line})
     m = re.match(r"create\s+(\S+)\s*$", text)
     if m:
         return ToolCall(id=call_id, name="create", arguments={"path": m.group(1)})
     return bash_call(call_id, text)
+
+
+def opened_file(action: str, current: str | None) -> str | None:
+    """The windowed tools' current file after `action` (`open PATH [LINE]`, `create PATH`)."""
+    text = action.strip()
+    if text.split(None, 1)[:1] in (["open"], ["create"]):
+        argv = _split(text)
+        if argv and len(argv) >= 2:
+            return argv[1]
+    return current
+
+
+def _split(text: str) -> list[str] | None:
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return None
 
 
 def _editor_args(text: str) -> dict[str, Any] | None:
@@ -110,11 +140,14 @@ class SweAgentImporter:
             return "not a JSON object"
         if isinstance(obj.get("trajectory"), list) and ("info" in obj or "history" in obj):
             return None
+        if _history_turns(obj) is not None:
+            return None  # a demonstration: the model's history only
         attempts = obj.get("attempts")
         if isinstance(attempts, list) and attempts and all(
                 isinstance(a, dict) and isinstance(a.get("trajectory"), list) for a in attempts):
             return None
-        return "no top-level 'trajectory' list with 'info'/'history' (nor RetryAgent 'attempts')"
+        return ("no top-level 'trajectory' list with 'info'/'history' (nor RetryAgent 'attempts', nor a "
+                "demonstration's 'history' of actions)")
 
     def episode_keys(self, source: Source) -> list[str] | None:
         obj = source.json_or_none()
@@ -141,16 +174,38 @@ class SweAgentImporter:
             yield _trajectory(source, obj, "", key="", fallback=obj)
 
 
+def _history_turns(obj: dict) -> list[dict] | None:
+    """The turns of a file that holds only `history` (SWE-agent's demonstrations,
+    `trajectories/demonstrations/*.traj`): each assistant message's thought and action, with the
+    next tool/user message as its observation, in the shape of trajectory entries."""
+    history = obj.get("history")
+    if "trajectory" in obj or not isinstance(history, list) or not any(
+            isinstance(h, dict) and h.get("role") == "assistant" and isinstance(h.get("action"), str) for h in history):
+        return None
+    turns = []
+    for i, h in enumerate(history):
+        if not (isinstance(h, dict) and h.get("role") == "assistant"):
+            continue
+        nxt = history[i + 1] if i + 1 < len(history) and isinstance(history[i + 1], dict) else {}
+        observation = text_of(nxt.get("content")) if nxt.get("role") in ("tool", "user") else None
+        turns.append({"thought": h.get("thought") if isinstance(h.get("thought"), str) else None,
+                      "action": h.get("action") if isinstance(h.get("action"), str) else "",
+                      "response": text_of(h.get("content")), "observation": observation, "_at": f"history[{i}]"})
+    return turns
+
+
 def _trajectory(source: Source, obj: dict, prefix: str, key: str, fallback: dict) -> ImportedTrajectory:
     where = (prefix + "." if prefix else "")
-    entries = obj.get("trajectory")
+    demo = _history_turns(obj)
+    entries = demo if demo is not None else obj.get("trajectory")
     expect(isinstance(entries, list), source, where + "trajectory", "missing or not a list")
     info = obj.get("info") if isinstance(obj.get("info"), dict) else {}
     replay = _replay_config(obj.get("replay_config") or fallback.get("replay_config"))
     steps: list[ImportedStep] = []
     notices: list[ImportedNotice] = []
+    open_file: str | None = None
     for i, entry in enumerate(entries):
-        at = f"{where}trajectory[{i}]"
+        at = f"{where}trajectory[{i}]" if demo is None else entry["_at"]
         expect(isinstance(entry, dict), source, at, "a trajectory entry must be a JSON object")
         action, thought = entry.get("action"), entry.get("thought")
         expect(action is None or isinstance(action, str), source, at + ".action", "not a string")
@@ -169,7 +224,8 @@ def _trajectory(source: Source, obj: dict, prefix: str, key: str, fallback: dict
         if isinstance(reasoning, str) and reasoning.strip():
             step.thinking = reasoning
         if action.strip():
-            call = tool_call_for(f"{at}.action", action)
+            call = tool_call_for(f"{at}.action", action, open_file)
+            open_file = opened_file(action, open_file)
             step.tool_calls.append(call)
             observation = entry.get("observation")
             duration = entry.get("execution_time")
@@ -205,7 +261,9 @@ def _trajectory(source: Source, obj: dict, prefix: str, key: str, fallback: dict
                   "api_calls": stats.get("api_calls"), "tokens_sent": stats.get("tokens_sent"),
                   "tokens_received": stats.get("tokens_received"),
                   "submission": info.get("submission")},
-        notes=["SWE-agent records no exit codes and no per-step timestamps"])
+        notes=["SWE-agent records no exit codes and no per-step timestamps"]
+        + (["a demonstration (history only): no exit status, no cost, observations from the next message"]
+           if demo is not None else []))
 
 
 def _replay_config(raw: Any) -> dict:
