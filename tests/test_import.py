@@ -252,7 +252,9 @@ def test_swe_agent_action_parsing():
     call = tool_call_for("c1", "str_replace_editor insert /x.py --insert_line 3 --new_str 'a b\nc'")
     assert call.arguments == {"command": "insert", "path": "/x.py", "insert_line": 3, "new_str": "a b\nc"}
     call = tool_call_for("c2", "edit 4:6\n    return 1\nend_of_edit")
-    assert (call.name, call.arguments) == ("edit", {"start_line": 4, "end_line": 6, "replacement": "    return 1"})
+    assert (call.name, call.arguments) == ("edit", {"start_line": 4, "end_line": 6, "new_str": "    return 1"})
+    call = tool_call_for("c2", "edit 4:6\n    return 1\nend_of_edit", open_file="src/a.py")
+    assert call.arguments["path"] == "src/a.py"  # the windowed tools edit the file last opened
     assert tool_call_for("c3", "str_replace_editor create /x.py --file_text 'unterminated").name == "bash"
     assert tool_call_for("c4", "rm -rf tests").arguments == {"command": "rm -rf tests"}
     assert outcome_of("submitted (exit_cost)")[0] == "budget_exhausted"
@@ -588,3 +590,49 @@ def test_test_output_parsing():
     assert parse_test_output("cat old.log", "1 failed, 1 passed in 0.04s") is None
     assert parse_test_output("pytest", "collected 0 items\n") is None
     assert parse_test_output("pytest", "no tests ran in 0.01s").all_passed is False
+
+
+PEERS = DATA / "peer-repos"  # files from the peers' own repositories; see PROVENANCE.md there
+
+
+def test_swe_agent_demonstration_with_history_only(capsys, tmp_path):
+    events = import_one(capsys, tmp_path, "swe-agent", PEERS / "swe-agent-demo-function_calling_simple.traj")
+    steps = by_type(events, "step")
+    assert [c.name for s in steps for c in s.tool_calls] == ["bash", "bash", "edit", "bash", "bash"]
+    assert steps[0].tool_calls[0].arguments == {"command": "find_file missing_colon.py"}
+    assert steps[0].observations[0].output.startswith('Found 1 matches for "missing_colon.py"')
+    assert steps[0].source["at"] == "history[2]"
+    edit = steps[2].tool_calls[0].arguments  # the windowed edit names no file: the one opened before
+    assert edit["path"] == "tests/missing_colon.py" and "old_str" in edit and "new_str" in edit
+    assert any("demonstration" in n for n in events[0].config["import"]["notes"])
+    assert events[-1].outcome == "unknown"
+
+
+def test_swe_agent_windowed_tools_are_file_edits(capsys, tmp_path):
+    from testbed.rundata import load_run
+    from testbed.scoring.actions.scorer import ActionsScorer
+    code, dirs, err = run_import(capsys, "auto", str(PEERS / "swe-agent-demo-marshmallow-1867-function_calling_replace.traj"),
+                                 "--out", str(tmp_path / "runs"))
+    assert code == 0, err
+    steps = by_type(events_of(Path(dirs[0])), "step")
+    calls = [(c.name, c.arguments.get("path")) for s in steps for c in s.tool_calls]
+    assert calls[:2] == [("create", "reproduce.py"), ("insert", "reproduce.py")]
+    assert calls[6:8] == [("edit", "src/marshmallow/fields.py")] * 2
+    replace = steps[7].tool_calls[0].arguments
+    assert replace["old_str"] == "return int(value.total_seconds() / base_unit.total_seconds())"
+    assert replace["new_str"].startswith("# round to nearest int\n") and replace["replace_all"] is False
+    assert steps[1].tool_calls[0].arguments["new_str"].startswith("from marshmallow.fields import TimeDelta")
+    scores = ActionsScorer().score_run(load_run(Path(dirs[0])))
+    flagged = {i: s for i, s in scores.items() if getattr(s, "drastic", None) or (isinstance(s, dict) and s.get("drastic"))}
+    assert not flagged, flagged  # editing code and removing its own script: no drastic act
+
+
+def test_mini_bare_message_lists_from_its_own_tests(capsys, tmp_path):
+    events = import_one(capsys, tmp_path, "auto", PEERS / "mini-test-data-github_issue.traj.json")
+    steps = by_type(events, "step")
+    assert len(steps) == 10 and steps[0].observations[0].exit_code == 1
+    assert events[0].config["task"].startswith("Please solve this issue: GitHub Issue")
+    events = import_one(capsys, tmp_path / "local", "mini-swe-agent", PEERS / "mini-test-data-local.traj.json")
+    steps = by_type(events, "step")
+    assert steps[0].tool_calls[0].arguments == {"command": "echo 'hello world'"}
+    assert steps[0].observations[0].output.strip() == "hello world"

@@ -69,8 +69,10 @@ class MiniSweAgentImporter:
         if source.is_zip():
             return "it is a zip archive, not a JSON trajectory"
         obj = source.json_or_none()
+        if _bare_messages(obj):
+            return None
         if not isinstance(obj, dict):
-            return "not a JSON object"
+            return "not a JSON object (nor a bare list of mini's messages)"
         fmt = obj.get("trajectory_format")
         if isinstance(fmt, str) and fmt.startswith("mini-swe-agent"):
             return None
@@ -84,6 +86,13 @@ class MiniSweAgentImporter:
 
     def read(self, source: Source) -> Iterator[ImportedTrajectory]:
         obj = source.json()
+        if _bare_messages(obj):
+            # mini's own test data (tests/test_data/*.traj.json): the messages list alone, no info
+            v2 = any("```mswea_bash_command" in str(m.get("content")) for m in obj)
+            reader = _Reader(source, obj, {}, v2, {})
+            reader.notes.append("a bare list of messages: no info, so no exit status, model or version")
+            yield reader.trajectory("", "")
+            return
         expect(isinstance(obj, dict), source, "top level", "expected a JSON object")
         messages = obj.get("messages")
         expect(isinstance(messages, list), source, "messages", "missing or not a list")
@@ -92,6 +101,14 @@ class MiniSweAgentImporter:
         version = str(info.get("mini_version") or "")
         v2 = fmt == "mini-swe-agent-1.1" or version.startswith("2")
         yield _Reader(source, messages, info, v2, obj).trajectory(fmt, version)
+
+
+def _bare_messages(obj: object) -> bool:
+    """A JSON list of chat messages in mini's layout: a system prompt, then the task, then replies
+    and `<returncode>` observations."""
+    return (isinstance(obj, list) and len(obj) >= 3 and all(isinstance(m, dict) and "role" in m for m in obj)
+            and obj[0].get("role") == "system"
+            and any(m.get("role") == "user" and "<returncode>" in str(m.get("content")) for m in obj))
 
 
 class _Reader:
