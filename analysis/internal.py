@@ -315,10 +315,12 @@ def main(argv: list[str] | None = None) -> int:
           + f"; silent steps (>= {a.high:g}, tone 0): {r['silent_steps']} of {r['steps_with_tone']} scored")
     ctrl = summarise(dirs, a.control, a.part, a.high, against=a.against) if a.control else None
     if ctrl and ctrl["steps"]:
-        r["control"] = {k: ctrl[k] for k in ("vector", "spearman_within_run", "spearman_ci", "per_run_rho")}
+        r["control"] = {k: ctrl[k] for k in ("vector", "spearman_within_run", "spearman_ci", "per_run_rho",
+                                             "silent_steps")}
         cci = ctrl["spearman_ci"]
         print(f"control {a.control} ({a.part}): {ctrl['spearman_within_run']:+.2f}"
               + (f" [{cci[0]:+.2f}, {cci[1]:+.2f}]" if cci else "")
+              + f", 'silent' steps {ctrl['silent_steps']}"
               + " — a direction the model has no reason to move shows how much of the above is context drift")
     cohort = load_cohort(a.runs, run_dirs=dirs, workers=1).cohort
     if cohort.n:

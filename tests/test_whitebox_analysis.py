@@ -159,3 +159,4 @@ def test_the_cli_prints_onsets_and_arms(tmp_path, capsys):
     assert "internal onset in" in out and "onset before the first D1" in out and "arm none: 12 runs" in out
     r = json.loads(out_json.read_text())
     assert r["onsets"]["d1"]["internal"]["precedence"]["n_runs"] >= 2 and "steering" in r
+    assert "control" not in r  # these runs carry no random reading: nothing to print beside
