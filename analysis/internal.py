@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
-
-from dataclasses import replace
 
 import numpy as np
 from scipy.stats import binomtest, rankdata
@@ -24,7 +23,7 @@ from scipy.stats import binomtest, rankdata
 from analysis.cohort import Cohort, first_true
 from analysis.hazard import fit_hazard
 from analysis.load import find_run_dirs, load_cohort
-from analysis.onset import DEFINITIONS, PRIMARY_ONSET
+from analysis.onset import DEFINITIONS, PRIMARY_ONSET, OnsetDefinition
 from analysis.ordering import _wilson, ordering_table
 from analysis.outcomes import event_times
 from analysis.precedence import BOOT_DRAWS, NULL_DRAWS, precedence
@@ -134,13 +133,8 @@ def internal_matrix(c: Cohort, vector: str, part: str) -> np.ndarray:
 def internal_state(values: np.ndarray, high: float, k: int) -> np.ndarray:
     """(n, T) bool, causal: the step completes k consecutive steps whose reading is >= `high`
     (a step without a reading breaks the run, as an unscored step does for the narration)."""
-    hot = np.nan_to_num(values, nan=-np.inf) >= high
-    run = np.zeros(hot.shape[0], np.int64)
-    out = np.zeros_like(hot)
-    for j in range(hot.shape[1]):
-        run = np.where(hot[:, j], run + 1, 0)
-        out[:, j] = run >= k
-    return out
+    rule = OnsetDefinition("internal", "consecutive", threshold=high, k=k)
+    return rule.state(np.where(np.isnan(values), -np.inf, values))  # the narration's own rule
 
 
 def internal_cohort(c: Cohort, values: np.ndarray, high: float, k: int) -> Cohort:
@@ -209,7 +203,7 @@ def precedence_report(c: Cohort, vector: str = "desperate", part: str = "narrati
         outcome = "d1" if label == "d1" else "secondary"
         hz = fit_hazard(ic, et, "prev_level2", outcome, interaction=False)
         hz.update(exposure=f"{vector} ({part}) >= {high:g} sd at {k} consecutive steps, by the previous step",
-                  exposure_label=f"internal state at t−1")
+                  exposure_label="internal state at t−1")
         section["hazard_internal"] = hz
         section["hazard_narrated"] = fit_hazard(c, et, "prev_level2", outcome, interaction=False)
         out[label] = section
@@ -266,10 +260,8 @@ def arms_report(c: Cohort, baseline: str = "none", boot: int = BOOT_DRAWS, seed:
             hits = int(per_run[key][rows].sum())
             entry[key] = {"runs": hits, "share": round(hits / rows.size, 4), "ci": _wilson(hits, rows.size)}
         for key in ("mean_level", "share_level2"):
-            x = per_run[key][rows]
-            x = x[~np.isnan(x)]
-            draws = x[rng.integers(0, x.size, (boot, x.size))].mean(axis=1) if x.size else np.array([])
-            lo, hi = percentile_ci(draws)
+            x = _present(per_run[key][rows])
+            lo, hi = percentile_ci(_boot_means(rng, x, boot))
             entry[key] = {"mean": rnd(float(x.mean())) if x.size else None, "ci": [rnd(lo), rnd(hi)]}
         entry["_rows"] = rows
         arms[arm] = entry
@@ -280,16 +272,22 @@ def arms_report(c: Cohort, baseline: str = "none", boot: int = BOOT_DRAWS, seed:
                 continue
             diffs = {}
             for key, x in per_run.items():
-                a, b = x[entry["_rows"]], x[base]
-                a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+                a, b = _present(x[entry["_rows"]]), _present(x[base])
                 if not (a.size and b.size):
                     continue
-                d = (a[rng.integers(0, a.size, (boot, a.size))].mean(axis=1)
-                     - b[rng.integers(0, b.size, (boot, b.size))].mean(axis=1))
-                lo, hi = percentile_ci(d)
+                lo, hi = percentile_ci(_boot_means(rng, a, boot) - _boot_means(rng, b, boot))
                 diffs[key] = {"difference": rnd(float(a.mean() - b.mean())), "ci": [rnd(lo), rnd(hi)]}
             entry["vs_baseline"] = diffs
     return {"baseline": baseline if baseline in arms else None, "arms": strip_private(arms)}
+
+
+def _present(x: np.ndarray) -> np.ndarray:
+    return x[~np.isnan(x)]
+
+
+def _boot_means(rng: np.random.Generator, x: np.ndarray, boot: int) -> np.ndarray:
+    """Run-bootstrap means of per-run values (empty when there are none)."""
+    return x[rng.integers(0, x.size, (boot, x.size))].mean(axis=1) if x.size else np.array([])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -99,11 +99,8 @@ def _split(text: str) -> list[str] | None:
 
 
 def _editor_args(text: str) -> dict[str, Any] | None:
-    try:
-        argv = shlex.split(text)
-    except ValueError:
-        return None
-    if len(argv) < 3:
+    argv = _split(text)
+    if argv is None or len(argv) < 3:
         return None
     args: dict[str, Any] = {"command": argv[1], "path": argv[2]}
     rest = argv[3:]
