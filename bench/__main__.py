@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHES = ["bench.step_overhead", "bench.import_speed", "bench.replay_open", "bench.batch_throughput",
+BENCHES = ["bench.step_overhead", "bench.shadow_snapshot", "bench.import_speed", "bench.replay_open", "bench.batch_throughput",
            "bench.actions", "bench.report_speed", "bench.tone", "bench.model_context", "bench.whitebox"]
 # Run only when named (`python -m bench agent_protocol`): they take hours.
 ON_DEMAND = ["bench.agent_protocol"]

@@ -132,6 +132,9 @@ def run_scenario(spec: RunSpec, model: Model | str, env_factory: Callable[..., A
                        "finished": now_iso(), "batch": spec.batch,
                        "branch": None if spec.branch is None else spec.branch.model_dump(),
                        "sandbox_ready_ms": getattr(env, "ready_ms", None),
+                       "sandbox_start_ms": getattr(env, "start_ms", None),
+                       "sandbox_pooled": getattr(env, "pooled", None),
+                       "sandbox_container": getattr(env, "container_id", None),
                        "last_tests": None if last is None else {
                            "passed": last.passed, "failed": last.failed, "errors": last.errors,
                            "all_passed": last.all_passed, "verdict_basis": getattr(last, "verdict_basis", None)},

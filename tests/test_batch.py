@@ -291,3 +291,60 @@ def test_ctrl_c_twice_interrupts_running_runs_cleanly(image, tmp_path):
     assert not _containers(_batch_id(out))
     rows = _rows(out, "SELECT state FROM runs")  # a resume runs all three
     assert sorted(r["state"] for r in rows) == ["interrupted", "interrupted", "pending"]
+
+
+def test_each_worker_boots_its_next_run_s_sandbox_ahead_and_never_reuses_one(image, tmp_path):
+    """Concurrency 2, five runs: the first two boot cold; every later one finds its sandbox ready
+    (booted while its worker's previous run went on). Each run had a container of its own, and
+    none is left."""
+    f = _batch_file(tmp_path, [SLOW], [0, 1, 2, 3, 4], max_steps=5, concurrency=2, name="pool")
+    out = tmp_path / "out"
+    res = run_cli("batch", str(f))
+    assert res.returncode == 0, res.stderr
+    rows = _rows(out, "SELECT * FROM runs ORDER BY position")
+    summaries = [json.loads((out / "runs" / r["run_id"] / "run.json").read_text()) for r in rows]
+    assert [s["sandbox_pooled"] for s in summaries] == [False, False, True, True, True]
+    assert len({s["sandbox_container"] for s in summaries}) == 5
+    for s in summaries[2:]:  # booted during a run of ~2 s; bench/peers.py measures the ratio
+        assert s["sandbox_ready_ms"] < 0.5 * s["sandbox_start_ms"], s
+    assert not _containers(_batch_id(out))
+
+    g = _batch_file(tmp_path, [UNPRICED], [0, 1, 2], max_steps=2, concurrency=2, name="cold")
+    g.write_text(g.read_text().replace(str(out), str(tmp_path / "cold")))
+    res = run_cli("batch", str(g), "--no-pool")
+    assert res.returncode == 0, res.stderr
+    cold = [json.loads(p.read_text()) for p in sorted((tmp_path / "cold" / "runs").glob("*/run.json"))]
+    assert len(cold) == 3 and not any(s["sandbox_pooled"] for s in cold)
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_batch_leaves_no_prepared_sandbox_behind(image, tmp_path):
+    """The driver dies with -9 while both workers run and each holds its next run's sandbox: the
+    workers end their runs and remove their prepared sandboxes themselves."""
+    f = _batch_file(tmp_path, [SLOW], [0, 1, 2, 3, 4, 5], max_steps=6, concurrency=2, name="poolkill")
+    out = tmp_path / "out"
+    proc = _spawn(str(f))
+    try:
+        def two_running():
+            if not (out / "batch.json").exists() or not (out / "batch.sqlite").exists():
+                return None
+            running = _rows(out, "SELECT run_id FROM runs WHERE state = 'running'")
+            ready = [r for r in running if _steps(out / "runs" / r["run_id"]) >= 2]
+            return ready if len(ready) == 2 else None
+
+        running = _wait(two_running, 240, "two running runs")
+        batch_id = _batch_id(out)
+        pending = [r["run_id"] for r in _rows(out, "SELECT run_id FROM runs WHERE state = 'pending'")]
+        # Both workers hold a prepared sandbox: its container is labelled with a run not started.
+        _wait(lambda: sum(bool(docker.from_env().api.containers(
+            filters={"label": f"testbed.run={rid}"})) for rid in pending) >= 2, 60, "two prepared sandboxes")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    _wait(lambda: not _containers(batch_id), 120, "every container of the batch to be removed")
+    for r in running:
+        events = read_events(out / "runs" / r["run_id"] / "events.jsonl").events
+        assert events[-1].type == "run_finished" and events[-1].outcome == "interrupted"

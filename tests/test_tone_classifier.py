@@ -137,3 +137,34 @@ def test_upbeat_end_of_task_summaries_are_calm(clf):
     assert all(level <= 1 for level in levels), list(zip(levels, upbeat))
     despair = clf.classify(["Ugh, this is still failing. Nothing I try works!", "I give up. I cannot fix this."])
     assert all(r["level"] >= 2 for r in despair)
+
+
+def test_minilm_scores_a_narration_in_one_pass_and_its_whole_text_exactly():
+    """The MiniLM tier's units come from one pass per narration: the whole text's row is exactly a
+    plain encode of it, a one-sentence text's row is its plain encode, a sentence inside a longer
+    narration is pooled from its own tokens in that pass (its context changes it), and a text
+    longer than the model's window falls back to encoding every unit alone."""
+    from testbed.scoring.tone.encoders import EncoderUnavailable, MiniLMEncoder
+    from testbed.scoring.tone.scale import segments
+    try:
+        enc = MiniLMEncoder()
+    except EncoderUnavailable as exc:
+        pytest.skip(str(exc))
+    texts = ["The test still fails after the fourth attempt and I am running out of ideas.",
+             "Okay. I read the interval module first. This is hopeless, nothing I change matters!",
+             "Let me run the tests again. " * 40]
+    segs = [segments(t) for t in texts]
+    assert [len(s) for s in segs][:2] == [1, 2] and len(segs[2]) >= 2
+    X = enc.encode_narrations(texts, segs)
+    assert X.shape == (1 + 3 + len(segs[2]) + 1, 384)
+    cos = lambda a, b: float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))  # noqa: E731
+    assert cos(X[0], enc.encode([texts[0]])[0]) > 0.9999
+    assert cos(X[3], enc.encode([texts[1]])[0]) > 0.9999  # the whole narration
+    for row, seg in ((1, segs[1][0]), (2, segs[1][1])):
+        assert abs(np.linalg.norm(X[row]) - 1) < 1e-5
+        assert cos(X[row], enc.encode([seg])[0]) < 0.9999  # read in context, not alone
+    other = enc.encode_narrations(["All good so far. " + segs[1][1]], [segments("All good so far. " + segs[1][1])])
+    assert cos(other[1], X[2]) < 0.9999  # the same sentence after another one reads differently
+    long_rows = X[4:]
+    alone = enc.encode(segs[2] + [texts[2]])
+    assert np.allclose(long_rows, alone, atol=1e-5)

@@ -29,6 +29,7 @@ class Settings:
     stop_model_after_errors: int = 3
     score: bool = True
     lock_wait: float = 60.0
+    pool: bool = True  # boot each worker's next sandbox while its current run goes on
 
 
 @dataclass
@@ -58,6 +59,8 @@ class Driver:
         self.max_steps_of = max_steps_of or (lambda run: run.knobs.get("max_steps"))
         self.running: dict[int, _Running] = {}
         self.pending: list[PlannedRun] = []
+        self.reserved: dict[int, PlannedRun] = {}  # slot -> the run it gets next (its sandbox booting)
+        self.use_pool = settings.pool and getattr(executor, "supports_pool", False)
         self.blocked: dict[str, str] = {}  # "model:SPEC" / "scenario:NAME" -> reason
         self.error_streak: Counter = Counter()
         self.sigints = 0
@@ -97,6 +100,8 @@ class Driver:
                     self.result.interrupted = bool(self.running)
                     self.ex.interrupt()
                 self._fill()
+                if self._stopped():
+                    self._release_all()
                 if not self.running and (not self.pending or self._stopped()):
                     break
                 for slot, msg in self.ex.poll(0.25):
@@ -106,6 +111,7 @@ class Driver:
         finally:
             for s, h in previous.items():
                 signal.signal(s, h)
+        self._release_all()
         self._settle_pending()
         return self.result
 
@@ -154,10 +160,47 @@ class Driver:
         for slot in range(self.ex.slots):
             if slot in self.running:
                 continue
-            run = self._next_run()
+            run = self.reserved.pop(slot, None)
+            if run is not None and not self._model_has_room(run):
+                self._release(slot, run)
+                run = None
+            run = run or self._next_run() or self._steal()
             if run is None:
-                return
+                break
             self._start(slot, run)
+        self._reserve()
+
+    def _model_has_room(self, run: PlannedRun) -> bool:
+        limit = self.s.model_limits.get(run.model)
+        return limit is None or sum(r.run.model == run.model for r in self.running.values()) < limit
+
+    # -- the warm pool: each busy worker boots the sandbox of the run it gets next ----------------
+    def _reserve(self) -> None:
+        if not self.use_pool:
+            return
+        for slot in sorted(self.running):
+            if slot in self.reserved or not self.pending:
+                continue
+            run = self.reserved[slot] = self.pending.pop(0)
+            self.ex.prepare(slot, self._job(run))
+
+    def _steal(self) -> PlannedRun | None:
+        """An idle slot with nothing pending takes a run reserved on a busy one (started cold)."""
+        for slot, run in sorted(self.reserved.items()):
+            if self._model_has_room(run):
+                del self.reserved[slot]
+                self.ex.discard(slot, run.run_id)
+                return run
+        return None
+
+    def _release(self, slot: int, run: PlannedRun) -> None:
+        self.ex.discard(slot, run.run_id)
+        self.pending.insert(0, run)
+
+    def _release_all(self) -> None:
+        for slot, run in sorted(self.reserved.items(), reverse=True):
+            self._release(slot, run)
+        self.reserved.clear()
 
     def _next_run(self) -> PlannedRun | None:
         per_model = Counter(r.run.model for r in self.running.values())
@@ -172,12 +215,15 @@ class Driver:
         self.store.move_aside_if_present(run.run_id)  # never overwrite an earlier attempt
         attempt = self.store.start_attempt(run.run_id, worker=f"{self.ex.name}-{slot}",
                                            host=self.ex.host(slot), pid=None)
-        job = Job(run_id=run.run_id, scenario=run.scenario, model=run.model, seed=run.seed, knobs=run.knobs,
-                  batch=self.store.batch_id, runs_dir=str(self.store.runs_dir),
-                  lock=str(self.store.run_lock(run.run_id)), score=self.s.score, lock_wait=self.s.lock_wait)
+        job = self._job(run)
         self.running[slot] = _Running(run, attempt, time.monotonic())
         self.ui.run_started(slot, run, self.max_steps_of(run))
         self.ex.submit(slot, job)
+
+    def _job(self, run: PlannedRun) -> Job:
+        return Job(run_id=run.run_id, scenario=run.scenario, model=run.model, seed=run.seed, knobs=run.knobs,
+                   batch=self.store.batch_id, runs_dir=str(self.store.runs_dir),
+                   lock=str(self.store.run_lock(run.run_id)), score=self.s.score, lock_wait=self.s.lock_wait)
 
     # -- messages ------------------------------------------------------------------------------
     def _handle(self, slot: int, msg: Any) -> None:
@@ -258,6 +304,10 @@ class Driver:
             return
         self.blocked[key] = reason
         self.result.blocked[key] = reason
+        for slot, run in sorted(self.reserved.items()):
+            if match(run):
+                del self.reserved[slot]
+                self._release(slot, run)
         doomed = [r for r in self.pending if match(r)]
         self.pending = [r for r in self.pending if not match(r)]
         for r in doomed:

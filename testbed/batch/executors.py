@@ -33,6 +33,12 @@ class Executor(Protocol):
     def interrupt(self) -> None:
         """End every running run now (each ends `interrupted`, its sandbox removed)."""
 
+    def prepare(self, slot: int, job: Job) -> None:
+        """Boot the sandbox of the slot's next run now (only where `supports_pool`)."""
+
+    def discard(self, slot: int, run_id: str) -> None:
+        """The prepared run of that slot goes elsewhere: remove its sandbox."""
+
     def host(self, slot: int) -> str: ...
 
     def cleanup(self, batch_id: str) -> int:
@@ -55,6 +61,7 @@ class LocalExecutor:
     """Worker processes on this machine, one per slot, each running one job at a time."""
 
     name = "local"
+    supports_pool = True
 
     def __init__(self, slots: int, workers_dir: Path, work_dir: Path | None = None,
                  env: dict[str, str] | None = None):
@@ -87,6 +94,21 @@ class LocalExecutor:
             s.proc.stdin.write((messages.encode(messages.RunOp(job=job)) + "\n").encode())
         except (BrokenPipeError, OSError):
             pass  # the worker died; its EOF reports the job as lost
+
+    def _send(self, slot: int, op: Any) -> None:
+        s = self._slots[slot]
+        if s.proc is None or s.proc.poll() is not None:
+            return  # no worker: nothing was prepared there
+        try:
+            s.proc.stdin.write((messages.encode(op) + "\n").encode())
+        except (BrokenPipeError, OSError):
+            pass
+
+    def prepare(self, slot: int, job: Job) -> None:
+        self._send(slot, messages.PrepareOp(job=job))
+
+    def discard(self, slot: int, run_id: str) -> None:
+        self._send(slot, messages.DiscardOp(run_id=run_id))
 
     def worker_pid(self, slot: int) -> int | None:
         p = self._slots[slot].proc

@@ -38,6 +38,18 @@ class ExitOp(_Msg):
     op: Literal["exit"] = "exit"
 
 
+class PrepareOp(_Msg):
+    """Boot the sandbox of the run this worker gets next (testbed/batch/pool.py)."""
+    op: Literal["prepare"] = "prepare"
+    job: Job
+
+
+class DiscardOp(_Msg):
+    """The prepared run went to another worker: close its sandbox."""
+    op: Literal["discard"] = "discard"
+    run_id: str
+
+
 class Ready(_Msg):
     ev: Literal["ready"] = "ready"
     pid: int
@@ -101,7 +113,7 @@ class Lost(_Msg):
 
 
 WorkerMessage = Annotated[Union[Ready, Started, StepMsg, Finished, Failed, Lost], Field(discriminator="ev")]
-DriverMessage = Annotated[Union[RunOp, ExitOp], Field(discriminator="op")]
+DriverMessage = Annotated[Union[RunOp, ExitOp, PrepareOp, DiscardOp], Field(discriminator="op")]
 _WORKER: TypeAdapter[Any] = TypeAdapter(WorkerMessage)
 _DRIVER: TypeAdapter[Any] = TypeAdapter(DriverMessage)
 ENDS = (Finished, Failed, Lost)  # the messages that end a job

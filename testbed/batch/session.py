@@ -56,7 +56,7 @@ def run_batch(target: Path | str, *, resume: bool = False, concurrency: int | No
               executor: str = "local", address: str | None = None, output: Path | None = None,
               retry_errors: bool = False, console: Console | None = None,
               progress_console: Console | None = None, live: bool | None = None,
-              argv: list[str] | None = None) -> BatchRun:
+              argv: list[str] | None = None, pool: bool = True) -> BatchRun:
     if executor not in EXECUTORS:
         raise BatchSpecError(f"unknown executor {executor!r}; expected one of: {', '.join(EXECUTORS)}")
     if concurrency is not None and concurrency < 1:
@@ -72,14 +72,14 @@ def run_batch(target: Path | str, *, resume: bool = False, concurrency: int | No
     try:
         store.lock()
         return _run_locked(store, plan, out, resume or found_dir is not None, concurrency, executor,
-                           address, retry_errors, console, progress_console, live, argv or [])
+                           address, retry_errors, console, progress_console, live, argv or [], pool)
     finally:
         store.close()
 
 
 def _run_locked(store: BatchStore, plan: BatchPlan, out: Path, resuming: bool, concurrency: int | None,
                 executor_name: str, address: str | None, retry_errors: bool, console: Console,
-                progress_console: Console, live: bool | None, argv: list[str]) -> BatchRun:
+                progress_console: Console, live: bool | None, argv: list[str], pool: bool = True) -> BatchRun:
     spec = plan.spec
     slots = concurrency or spec.concurrency
     if resuming:
@@ -94,7 +94,8 @@ def _run_locked(store: BatchStore, plan: BatchPlan, out: Path, resuming: bool, c
     settings = Settings(concurrency=slots, model_limits=plan.model_limits,
                         total_cost_usd=spec.budget.total_cost_usd,
                         total_wall_seconds=spec.budget.total_wall_seconds,
-                        stop_model_after_errors=spec.budget.stop_model_after_errors, score=spec.score)
+                        stop_model_after_errors=spec.budget.stop_model_after_errors, score=spec.score,
+                        pool=pool)
     executor = _make_executor(executor_name, slots, store, address)
     store.begin_invocation(executor_name, argv)
     result = DriveResult()
@@ -117,7 +118,11 @@ def _run_locked(store: BatchStore, plan: BatchPlan, out: Path, resuming: bool, c
             progress_console.print(f"removed {removed} leftover container(s) of batch {store.batch_id}")
         work = getattr(executor, "work_dir", None)
         if work is not None:  # workspaces of runs that crashed; their record is in the run directories
-            shutil.rmtree(work, ignore_errors=True)
+            from testbed.sandbox.workspace import remove_tree
+            try:
+                remove_tree(work)  # their quota mounts first
+            except OSError:
+                shutil.rmtree(work, ignore_errors=True)
     if plan.spec.intervene is not None and not result.interrupted:
         _intervene(store, plan.spec.intervene, out, console)
     summary = _finish(store, plan, out, result, console)

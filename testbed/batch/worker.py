@@ -2,7 +2,8 @@
 runner's signal handling applies (SIGTERM ends the current run as `interrupted`, cleanly).
 
 Protocol: the typed messages of testbed/batch/messages.py, one JSON object a line. The driver
-writes `RunOp` (a `Job`) and `ExitOp` to stdin; the worker answers `Ready`, `Started`, `StepMsg`,
+writes `RunOp` (a `Job`), `PrepareOp` / `DiscardOp` (the warm pool: testbed/batch/pool.py) and
+`ExitOp` to stdin; the worker answers `Ready`, `Started`, `StepMsg`,
 `Finished` or `Failed` on its stdout (anything else it prints goes to stderr).
 
 The worker dies with its parent: it asks the kernel for SIGTERM when the parent goes (and checks
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -88,7 +90,7 @@ def _step_tone(scorer: Any, run_dir: Path, step: Any) -> messages.StepTone | Non
     return None
 
 
-def run_job(job: messages.Job, out: _Out, state: dict[str, Any]) -> None:
+def run_job(job: messages.Job, out: _Out, state: dict[str, Any], pool: Any = None) -> None:
     from testbed.batch.store import FileLock
     from testbed.models import load_model
     from testbed.env import default_factory
@@ -147,9 +149,14 @@ def run_job(job: messages.Job, out: _Out, state: dict[str, Any]) -> None:
                 tests=None if tests is None else messages.StepTests(
                     passed=tests.passed, failed=tests.failed, errors=tests.errors, all_passed=tests.all_passed)))
 
+        fresh = default_factory("docker")
+
+        def env_factory(spec: Any, run_dir: Path) -> Any:
+            return (pool.take(spec, run_dir) if pool is not None else None) or fresh(spec, run_dir)
+
         state["busy"] = True
         try:
-            run_dir, result = run_scenario(spec, model, default_factory("docker"),
+            run_dir, result = run_scenario(spec, model, env_factory,
                                            runs_dir=Path(job.runs_dir), on_step=on_step, on_start=on_start)
         finally:
             state["busy"] = False
@@ -197,24 +204,46 @@ def main(argv: list[str]) -> int:
     os.dup2(2, 1)  # stray prints (image builds, libraries) must not corrupt the protocol
     sys.stdout = sys.stderr
     out = _Out(proto)
+    from testbed.batch.pool import SandboxPool
+    pool = SandboxPool()
+    jobs: queue.Queue = queue.Queue()
+    threading.Thread(target=_read_ops, args=(sys.stdin, jobs, pool), daemon=True).start()
     try:
         state["tone"] = _tone_scorer()
         out.send(messages.Ready(pid=os.getpid()))
-        for line in sys.stdin:
-            if not line.strip():
-                continue
-            msg = messages.decode_op(line)
-            if msg is None:
-                print(f"worker: not a driver message: {line[:200]!r}", file=sys.stderr, flush=True)
+        while True:
+            try:
+                msg = jobs.get(timeout=0.5)  # a timeout, so SIGTERM is handled while idle
+            except queue.Empty:
                 continue
             if isinstance(msg, messages.ExitOp):
                 break
-            run_job(msg.job, out, state)
+            run_job(msg.job, out, state, pool)
             if state["stop"]:
                 break
     except Stop:
         pass
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second signal must not leave a sandbox
+        pool.drain()
     return 0
+
+
+def _read_ops(stream: IO[str], jobs: queue.Queue, pool: Any) -> None:
+    """The driver's messages, read while a run goes on: the pool's are handled at once, runs queue."""
+    for line in stream:
+        if not line.strip():
+            continue
+        msg = messages.decode_op(line)
+        if msg is None:
+            print(f"worker: not a driver message: {line[:200]!r}", file=sys.stderr, flush=True)
+        elif isinstance(msg, messages.PrepareOp):
+            pool.prepare(msg.job)
+        elif isinstance(msg, messages.DiscardOp):
+            pool.discard(msg.run_id)
+        else:
+            jobs.put(msg)
+    jobs.put(messages.ExitOp())
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", type=Path, default=None, help="batch directory (default: the file's `output`)")
     p.add_argument("--retry-errors", action="store_true",
                    help="with --resume: also run again the runs that finished with outcome `error`")
+    p.add_argument("--no-pool", action="store_true",
+                   help="boot each run's sandbox when it starts, not while the worker's previous run goes on")
     p.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     p.set_defaults(func=run)
 
@@ -42,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
             return 0
         done = run_batch(args.file, resume=args.resume, concurrency=args.concurrency,
                          executor=args.executor, address=args.address, output=args.output,
-                         retry_errors=args.retry_errors, console=out, argv=sys.argv[1:])
+                         retry_errors=args.retry_errors, console=out, argv=sys.argv[1:],
+                         pool=not args.no_pool)
     except (BatchSpecError, BatchStoreError) as exc:
         raise UsageError(str(exc)) from None
     sys.stdout.flush()

@@ -150,6 +150,8 @@ class LocalEnvironment:
                 "warning": "commands ran on the host without a sandbox (tests and development only)"}
 
     def close(self) -> None:
+        if self.shadow is not None:
+            self.shadow.close()
         if self.shell is not None:
             self.shell.kill()
         if self.root is not None:

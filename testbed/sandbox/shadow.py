@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
+import select
 import stat
 import subprocess
 import time
+import weakref
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +64,8 @@ class ShadowRepo:
         self._cache: dict[bytes, tuple[tuple, bytes, bytes, int]] = {}
         self._known: set[bytes] = set()  # objects known to exist (hex sha bytes)
         self._env = {**_GIT_ENV, "GIT_DIR": str(self.git_dir)}
+        self._capture: Capture | None = None  # the last capture's tree, reused when nothing changed
+        self._differ: _Differ | None = None
 
     # -- repository ------------------------------------------------------------------------------
     def init(self) -> str:
@@ -106,12 +111,9 @@ class ShadowRepo:
         cache: dict[bytes, tuple[tuple, bytes, bytes, int]] = {}
         files: dict[bytes, tuple[bytes, bytes]] = {}  # rel -> (mode, sha)
         omitted: list[dict] = []
-        dirs: set[bytes] = set()
+        hashed = 0  # files read and hashed in this walk: with none, the tree is the last one
         for e in safefs.walk(self.work_tree, skip_dirs=SKIP_DIRS):
-            if e.kind == "dir":
-                dirs.add(e.rel)
-                continue
-            if _skip_file(e.name):
+            if e.kind == "dir" or _skip_file(e.name):
                 continue
             st = e.st
             key = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
@@ -120,6 +122,7 @@ class ShadowRepo:
                 cache[e.rel] = old
                 files[e.rel] = (old[1], old[2])
                 continue
+            hashed += 1
             if e.kind == "link":
                 target = safefs.readlink_at(e.dir_fd, e.name)
                 if target is None:
@@ -141,9 +144,12 @@ class ShadowRepo:
             sha = self._write(b"blob", data)
             cache[e.rel] = (key, mode, sha, now)
             files[e.rel] = (mode, sha)
+        same = hashed == 0 and len(cache) == len(self._cache) and self._capture is not None
         self._cache = cache
-        tree = self._write_tree(files)
-        return Capture(tree=tree.decode(), omitted=omitted, entries=len(files))
+        if same:  # every file the same inode and stat as last time, none gone: the same tree
+            return Capture(tree=self._capture.tree, omitted=omitted, entries=len(files))
+        self._capture = Capture(tree=self._write_tree(files).decode(), omitted=omitted, entries=len(files))
+        return self._capture
 
     def _write_tree(self, files: dict[bytes, tuple[bytes, bytes]]) -> bytes:
         root: dict[bytes, object] = {}
@@ -216,8 +222,22 @@ class ShadowRepo:
         return data[5:45].decode()
 
     def changes(self, old: str, new: str) -> list[FileChange]:
-        return parse_raw_numstat(self.git("diff-tree", "-r", "--no-renames", "--raw", "--numstat", "-z",
-                                          old, new, strip=False))
+        """What changed between two commits, with git's own line counts. One long-lived
+        `git diff-tree --stdin` answers every step (a process per step would cost more than the
+        rest of the snapshot); if it fails, a one-off `git diff-tree` does."""
+        if self._differ is None:
+            self._differ = _Differ(self._env)
+        out = self._differ.diff(old, new)
+        if out is None:  # the next step starts a new one
+            self._differ.close()
+            self._differ = None
+            out = self.git("diff-tree", "-r", "--no-renames", "--raw", "--numstat", "-z", old, new, strip=False)
+        return parse_raw_numstat(out)
+
+    def close(self) -> None:
+        if self._differ is not None:
+            self._differ.close()
+            self._differ = None
 
     def diff(self, old: str, new: str, path: str | None = None) -> str:
         args = ["diff", "--no-renames", old, new]
@@ -266,6 +286,61 @@ class ShadowRepo:
                     fh.write(data)
             n += 1
         return n
+
+
+class _Differ:
+    """A `git diff-tree --stdin` kept running: each request is "NEW OLD", then a line of a random
+    token that git echoes back once the diff is written (so no path can end a reply early)."""
+
+    TIMEOUT = 30.0
+
+    def __init__(self, env: dict[str, str]):
+        self.token = secrets.token_hex(16).encode()
+        self.proc: subprocess.Popen | None = subprocess.Popen(
+            ["git", "-c", "core.quotepath=off", "diff-tree", "--stdin", "-r", "--no-renames", "--raw",
+             "--numstat", "-z", "--no-commit-id"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        self._finalizer = weakref.finalize(self, _stop, self.proc)
+
+    def diff(self, old: str, new: str) -> str | None:
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return None
+        end = self.token + b"\n"
+        try:
+            proc.stdin.write(f"{new} {old}\n".encode() + end)
+            proc.stdin.flush()
+            fd, buf = proc.stdout.fileno(), b""
+            deadline = time.monotonic() + self.TIMEOUT
+            while not (buf.endswith(end) and (len(buf) == len(end) or buf[-len(end) - 1:-len(end)] == b"\0")):
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([fd], [], [], left)[0]:
+                    raise OSError("git diff-tree did not answer")
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    raise OSError("git diff-tree exited")
+                buf += chunk
+        except (OSError, ValueError):
+            self.close()
+            return None
+        return buf[:-len(end)].decode("utf-8", "replace")
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self._finalizer()
+            self.proc = None
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    try:
+        proc.stdin.close()
+    except OSError:
+        pass
+    try:
+        proc.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def read_workspace_head(workspace: Path) -> tuple[bool, str | None]:

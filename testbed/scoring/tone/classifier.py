@@ -106,7 +106,7 @@ class ToneClassifier:
         for k, u in enumerate(units):
             by_text[u.text_index].append(k)
         if tier in EMBEDDING_TIERS:  # one tier alone needs no lexicon pass
-            X = self.encoders[tier].encode([u.text for u in units])
+            X = self._encode(tier, texts, seg_lists, units)
             P, F = self.bundle.heads[tier].predict(X) if units else (np.zeros((0, 4)), np.zeros((0, 4)))
             return [_with_empty(r, t) for r, t in
                     zip(self._aggregate(texts, units, by_text, P, F, cues=None), texts)]
@@ -125,8 +125,8 @@ class ToneClassifier:
             return [_with_empty(j, t) for j, t in zip(self.judge.judge_many(texts), texts)]
 
         probs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for name, enc in self.encoders.items():
-            X = enc.encode([u.text for u in units])
+        for name in self.encoders:
+            X = self._encode(name, texts, seg_lists, units)
             probs[name] = self.bundle.heads[name].predict(X) if len(units) else (np.zeros((0, 4)), np.zeros((0, 4)))
         tier_out = {name: self._aggregate(texts, units, by_text, *probs[name], cues=None)
                     for name in self.encoders}
@@ -151,6 +151,12 @@ class ToneClassifier:
         return out
 
     # -- internals -------------------------------------------------------------------------------
+    def _encode(self, name: str, texts: list[str], seg_lists: list[list[str]], units: list[_Unit]) -> np.ndarray:
+        enc = self.encoders[name]
+        if hasattr(enc, "encode_narrations"):  # one pass per narration, not one per unit
+            return enc.encode_narrations(texts, seg_lists)
+        return enc.encode([u.text for u in units])
+
     def _aggregate(self, texts, units, by_text, P, F, cues, lex_out=None) -> list[dict[str, Any]]:
         out = []
         expected = (P @ np.arange(4)).tolist()

@@ -105,13 +105,79 @@ class MiniLMEncoder:
         self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self.model.max_seq_length = 128  # narration segments are short; this caps the cost of outliers
         self.batch_size = batch_size
-        self.digest = MINILM_SHA256
+        # segments are read in their narration's context: heads trained before that do not fit
+        self.digest = MINILM_SHA256 + ":in-context-1"
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
         return self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
                                  convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+
+    def encode_narrations(self, texts: list[str], seg_lists: list[list[str]]) -> np.ndarray:
+        """The classifier's units (each text's segments, then the text itself when it has two or
+        more) from one transformer pass per narration, so scoring costs what a plain encode of the
+        same texts costs. The whole text is mean-pooled over all its tokens (exactly `encode`);
+        each segment over its own tokens in that pass (with [CLS] and [SEP], as `encode` pools
+        them): read in its context, which the heads are trained on too (`heads.load_or_train`). A
+        narration longer than the model's window falls back to encoding every unit alone."""
+        spans = [_spans(t, segs) for t, segs in zip(texts, seg_lists)]
+        return self.encode_in_context(texts, spans, whole=[len(s) >= 2 for s in seg_lists],
+                                      fallback=seg_lists)
+
+    def encode_in_context(self, texts: list[str], span_lists: list[list[tuple[int, int]]],
+                          whole: list[bool] | None = None,
+                          fallback: list[list[str]] | None = None) -> np.ndarray:
+        """One row per span of each text (in order, then the whole text where `whole`), all pooled
+        from one pass over the text."""
+        import torch
+        whole = whole or [False] * len(texts)
+        out: list[np.ndarray | None] = []
+        owners: list[tuple[int, int]] = []  # (text, its first row)
+        for i, spans in enumerate(span_lists):
+            owners.append((i, len(out)))
+            out.extend([None] * (len(spans) + whole[i]))
+        if not out:
+            return np.zeros((0, 384), dtype=np.float32)
+        st = self.model[0]
+        tok, limit = st.tokenizer, self.model.max_seq_length
+        todo = [o for o in owners if span_lists[o[0]]]
+        lengths = [len(ids) for ids in tok([texts[i] for i, _ in todo], truncation=False)["input_ids"]]
+        fits = sorted((o for o, n in zip(todo, lengths) if n <= limit), key=lambda o: len(texts[o[0]]))
+        too_long = [o for o, n in zip(todo, lengths) if n > limit]
+        with torch.inference_mode():
+            for b in range(0, len(fits), self.batch_size):
+                batch = fits[b:b + self.batch_size]
+                enc = tok([texts[i] for i, _ in batch], padding=True, truncation=True, max_length=limit,
+                          return_offsets_mapping=True, return_tensors="pt")
+                offsets = enc.pop("offset_mapping").tolist()
+                hidden = st.auto_model(**enc).last_hidden_state.float().numpy()
+                mask = enc["attention_mask"].numpy().astype(bool)
+                for k, (i, row) in enumerate(batch):
+                    h, off = hidden[k], offsets[k]
+                    last = int(mask[k].sum()) - 1  # [SEP]
+                    for j, (s0, s1) in enumerate(span_lists[i]):
+                        idx = [t for t in range(1, last) if off[t][0] < s1 and off[t][1] > s0]
+                        out[row + j] = h[[0, *idx, last]].mean(axis=0)
+                    if whole[i]:
+                        out[row + len(span_lists[i])] = h[mask[k]].mean(axis=0)
+        for i, row in too_long:
+            units = list(fallback[i]) if fallback else [texts[i][a:b] for a, b in span_lists[i]]
+            units += [texts[i]] if whole[i] else []
+            out[row:row + len(units)] = list(self.encode(units))
+        X = np.stack(out).astype(np.float32)
+        return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-8)
+
+
+def _spans(text: str, segs: list[str]) -> list[tuple[int, int]]:
+    """Character spans of a text's segments (verbatim slices of it, in order)."""
+    spans, pos = [], 0
+    for seg in segs:
+        start = text.find(seg, pos)
+        start = pos if start < 0 else start
+        spans.append((start, start + len(seg)))
+        pos = start + len(seg)
+    return spans
 
 
 def _static_cache() -> Path:

@@ -180,6 +180,33 @@ def cached_embeddings(name: str, encoder, texts: list[str], log: Callable[[str],
     return X
 
 
+def in_context_embeddings(name: str, encoder, texts: list[str],
+                          log: Callable[[str], None] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Every training item read inside a narration of three (a fixed shuffle of the split joined
+    by spaces), pooled over its own span; returns the rows and the item index of each."""
+    order = np.random.default_rng(0).permutation(len(texts))
+    narrations, spans, keep = [], [], []
+    for g in range(0, len(order), 3):
+        parts, pos, sp = [], 0, []
+        for k in order[g:g + 3]:
+            sp.append((pos, pos + len(texts[k])))
+            parts.append(texts[k])
+            pos += len(texts[k]) + 1
+            keep.append(int(k))
+        narrations.append(" ".join(parts))
+        spans.append(sp)
+    digest = hashlib.sha256(("\n".join(narrations) + "|" + encoder.digest).encode()).hexdigest()[:16]
+    path = models_dir() / "tone" / f"train-ctx-{name}-{digest}.npz"
+    if path.is_file():
+        with np.load(path) as z:
+            return z["X"], z["keep"]
+    if log:
+        log(f"tone: encoding the training items in context with {name} (once; cached in {path.parent})")
+    X = encoder.encode_in_context(narrations, spans)
+    _save(path, {"X": X, "keep": np.array(keep)})
+    return X, np.array(keep)
+
+
 def load_or_train(members: tuple[str, ...], encoders: dict, log: Callable[[str], None] | None = None) -> Bundle:
     digests = {n: encoders[n].digest for n in members if n in encoders}
     key = bundle_key(members, digests)
@@ -204,7 +231,13 @@ def load_or_train(members: tuple[str, ...], encoders: dict, log: Callable[[str],
         if name == "lexicon":
             continue
         X = cached_embeddings(name, encoders[name], texts, log)
-        heads[name] = fit_heads(X, levels, flags, HEAD_C, standardize=True)
+        if hasattr(encoders[name], "encode_in_context"):
+            # Scoring reads each segment inside its narration: the head sees items read that way too.
+            Xc, keep = in_context_embeddings(name, encoders[name], texts, log)
+            heads[name] = fit_heads(np.vstack([X, Xc]), np.concatenate([levels, levels[keep]]),
+                                    np.vstack([flags, flags[keep]]), HEAD_C, standardize=True)
+        else:
+            heads[name] = fit_heads(X, levels, flags, HEAD_C, standardize=True)
         oof.append(out_of_fold(X, levels, flags, HEAD_C, standardize=True, groups=groups))
     S = stack_features(np.asarray(lex_rows), oof)
     stacker = fit_heads(S, levels, flags, STACK_C, standardize=True)
