@@ -15,7 +15,7 @@ REPORT_ARGS ?=
 PYTEST_ARGS ?=
 STATIC ?=
 
-.PHONY: setup setup-test venv tools docker image model-small model-local scenario test test-fast bench reliability validate-analysis replay report batch cleanup clean
+.PHONY: setup setup-test venv tools docker image model-small model-local scenario test test-fast bench bench-peers reliability validate-analysis replay report batch cleanup clean
 
 # Everything, the 1.1 GB default local model included.
 setup: setup-test model-local
@@ -58,6 +58,13 @@ test-fast: setup-test
 
 bench: setup-test
 	$(PY) -m bench
+
+# This harness against mini-swe-agent's and Inspect AI's own code, interleaved, in one run; the
+# peers install into bench/.peers-venv. PEERS_NEWER_ENGINE=1 lets Inspect's sandbox run (see
+# scripts/ensure-peers.sh). Rewrites the figures in docs/performance.md.
+bench-peers: setup-test
+	@scripts/phase.sh "peers (bench/.peers-venv)" scripts/ensure-peers.sh
+	$(PY) -m bench.peers --write docs/performance.md
 
 # The attack matrix of docs/reliability.md, regenerated from the attack suite's own results.
 reliability: setup-test

@@ -61,32 +61,42 @@ def _batch(f: Path, out: Path, concurrency: int) -> tuple[float, int]:
     return wall, steps
 
 
+ROUNDS = 3
+
+
 def run() -> dict:
+    """Three rounds, each baseline / concurrency 1 / concurrency 2 in turn (so a change of load on
+    the machine falls on all three); the ratios of every round are reported, and the targets hold
+    for the worst round."""
     ensure_image(quiet=True)
     tmp = Path(tempfile.mkdtemp(prefix="testbed-bench-batch-"))
     f = _batch_file(tmp)
     plan = load_batch_file(f)
-    base_s, base_steps = _baseline(plan, tmp)
-    c1_s, c1_steps = _batch(f, tmp / "c1", 1)
-    c2_s, c2_steps = _batch(f, tmp / "c2", 2)
     per_min = lambda wall: RUNS / wall * 60  # noqa: E731
-    base, c1, c2 = per_min(base_s), per_min(c1_s), per_min(c2_s)
-    speedup, overhead = c2 / c1, c1 / base
-    print(f"  {RUNS} simulated runs of up to {MAX_STEPS} steps (steps: baseline {base_steps}, "
-          f"c1 {c1_steps}, c2 {c2_steps})")
-    print(f"  baseline, run_scenario in a loop: {base:.1f} runs/min ({base_s:.1f} s)")
-    print(f"  batch, concurrency 1:             {c1:.1f} runs/min ({c1_s:.1f} s)")
-    print(f"  batch, concurrency 2:             {c2:.1f} runs/min ({c2_s:.1f} s)")
-    print(f"  concurrency 2 / 1: {speedup:.2f}; batch c1 / baseline: {overhead:.2f}")
+    rounds = []
+    for k in range(ROUNDS):
+        base_s, base_steps = _baseline(plan, tmp / f"r{k}")
+        c1_s, c1_steps = _batch(f, tmp / f"r{k}" / "c1", 1)
+        c2_s, c2_steps = _batch(f, tmp / f"r{k}" / "c2", 2)
+        base, c1, c2 = per_min(base_s), per_min(c1_s), per_min(c2_s)
+        rounds.append({"baseline_runs_per_min": round(base, 2), "c1_runs_per_min": round(c1, 2),
+                       "c2_runs_per_min": round(c2, 2), "c1_over_baseline": round(c1 / base, 3),
+                       "speedup_c2_over_c1": round(c2 / c1, 3),
+                       "steps": {"baseline": base_steps, "c1": c1_steps, "c2": c2_steps}})
+        print(f"  round {k + 1}: baseline {base:.1f} runs/min, c1 {c1:.1f}, c2 {c2:.1f}; "
+              f"c1 / baseline {c1 / base:.2f}, c2 / c1 {c2 / c1:.2f} "
+              f"(steps {base_steps} / {c1_steps} / {c2_steps})")
+    over = [r["c1_over_baseline"] for r in rounds]
+    speed = [r["speedup_c2_over_c1"] for r in rounds]
+    print(f"  {RUNS} simulated runs of up to {MAX_STEPS} steps; c1 / baseline {min(over):.2f}-{max(over):.2f}, "
+          f"c2 / c1 {min(speed):.2f}-{max(speed):.2f} over {ROUNDS} rounds")
     return {
-        "runs": RUNS, "max_steps": MAX_STEPS, "steps": {"baseline": base_steps, "c1": c1_steps, "c2": c2_steps},
-        "baseline_runs_per_min": round(base, 2), "c1_runs_per_min": round(c1, 2),
-        "c2_runs_per_min": round(c2, 2), "speedup_c2_over_c1": round(speedup, 3),
-        "c1_over_baseline": round(overhead, 3),
+        "runs": RUNS, "max_steps": MAX_STEPS, "rounds": rounds,
+        "c1_over_baseline": over, "speedup_c2_over_c1": speed,
         "targets": [
-            {"name": "concurrency 2 / concurrency 1 (2 cores)", "value": f"{speedup:.2f}",
-             "target": ">= 1.4", "met": speedup >= 1.4},
-            {"name": "batch at concurrency 1 / plain loop", "value": f"{overhead:.2f}",
-             "target": ">= 0.85", "met": overhead >= 0.85},
+            {"name": "concurrency 2 / concurrency 1 (2 cores), worst round", "value": f"{min(speed):.2f}",
+             "target": ">= 1.4", "met": min(speed) >= 1.4},
+            {"name": "batch at concurrency 1 / plain loop, worst of 3 rounds", "value": f"{min(over):.2f}",
+             "target": ">= 0.9", "met": min(over) >= 0.9},
         ],
     }
