@@ -137,3 +137,24 @@ def test_a_failed_snapshot_is_logged_with_its_step_then_ends_the_run(tmp_path):
             assert "could not be recorded after step 1" in str(exc)
     steps = [e for e in read_events(tmp_path / "events.jsonl").events if e.type == "step"]
     assert len(steps) == 1 and steps[0].snapshot_error == "OSError: disk gone"
+
+
+def test_the_running_context_hash_is_the_full_hash_of_every_context_the_loop_builds():
+    """Appends, an emptied list, a swapped message, a new list, odd contents (unicode, non-JSON
+    values): the incremental digest is always `context_hash` of the same messages."""
+    from testbed.agent.loop import ContextHasher, context_hash
+    hasher = ContextHasher()
+    msgs: list = []
+    assert hasher(msgs) == context_hash(msgs)
+    for i in range(30):
+        msgs.append({"role": "tool" if i % 2 else "assistant", "content": f"step {i} é ✓ \"quoted\"",
+                     "meta": {"n": i, "when": Path("/x")}, "tool_calls": [{"b": 1, "a": [i]}]})
+        assert hasher(msgs) == context_hash(msgs)
+    msgs[7] = {"role": "user", "content": "rewritten"}  # a branch rewrote a message
+    assert hasher(msgs) == context_hash(msgs)
+    del msgs[20:]
+    assert hasher(msgs) == context_hash(msgs)
+    other = list(msgs)
+    assert hasher(other) == context_hash(other)
+    other.append({"role": "assistant", "content": ""})
+    assert hasher(other) == context_hash(other) != context_hash(msgs)

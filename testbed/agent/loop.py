@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -36,11 +37,38 @@ class LoopResult:
     notes: list[str] = field(default_factory=list)
 
 
+_DUMP = dict(sort_keys=True, ensure_ascii=True, separators=(",", ":"), default=str)
+
+
 def context_hash(messages: list[Message]) -> str:
     """sha256 of the context exactly as the loop built it (meta included: it is part of the
     record a rebuilt context must reproduce)."""
-    blob = json.dumps(messages, sort_keys=True, ensure_ascii=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return hashlib.sha256(json.dumps(messages, **_DUMP).encode()).hexdigest()
+
+
+class ContextHasher:
+    """`context_hash(messages)` for a context the loop only appends to, at the cost of the new
+    messages: the JSON of a list is "[" + its items' JSON joined by "," + "]", so one running
+    sha256 gives the same digest. Held references to the hashed messages tell a list that was
+    replaced or had a message swapped (then it starts over); a message dict changed in place after
+    it was hashed would not be seen, and the loop never does that."""
+
+    def __init__(self) -> None:
+        self._refs: list[Message] = []
+        self._list: list[Message] | None = None
+        self._h = hashlib.sha256(b"[")
+
+    def __call__(self, messages: list[Message]) -> str:
+        n = len(self._refs)
+        if (messages is not self._list or len(messages) < n
+                or not all(map(operator.is_, messages, self._refs))):
+            self._refs, self._list, self._h, n = [], messages, hashlib.sha256(b"["), 0
+        for m in messages[n:]:
+            self._h.update((b"," if self._refs else b"") + json.dumps(m, **_DUMP).encode())
+            self._refs.append(m)
+        h = self._h.copy()
+        h.update(b"]")
+        return h.hexdigest()
 
 
 def initial_messages(spec: Any, tests: Any) -> list[Message]:
@@ -69,6 +97,7 @@ class AgentLoop:
         self.cost: float | None = 0.0
         self.checks = 0
         self.signatures: dict[str, int] = {}
+        self.context_hash = ContextHasher()
 
     # -- the harness's test run ---------------------------------------------------------------
     def check(self, step: int, trigger: str) -> TestsEvent:
@@ -106,7 +135,7 @@ class AgentLoop:
             if budget.cost_usd is not None and self.cost is not None and self.cost >= budget.cost_usd:
                 return LoopResult("budget_exhausted", f"cost budget of ${budget.cost_usd:g} used",
                                   step - 1, self.cost, tests)
-            seen = context_hash(self.messages)
+            seen = self.context_hash(self.messages)
             turn = _clean_turn(self.model.turn(self.messages, self.tools))
             if turn.usage.cost_usd is None:
                 self.cost = None  # unknown from here on; never guessed
