@@ -183,7 +183,9 @@ def run(write: Path | None = None) -> dict:
                                    "mini": round(_at(mini_run["step_ms"], s), 2)} for s in (1, 100, 300, 1000)}
     results["maxrss_mb"] = {who: {str(k): round(v / 1024, 1) for k, v in r["maxrss_kb"].items()}
                             for who, r in (("ours", ours_run), ("mini", mini_run))}
-    results["inspect"] = "measured" if inspect_ok else inspect_why
+    results["inspect"] = ("measured through its own docker sandbox (`docker compose`, the service with "
+                          "`network_mode: none`): `sample_init` + first `exec`, and `exec` round trips"
+                          if inspect_ok else inspect_why)
     results["swe_rex"] = SWE_REX_WHY
     _print(results)
     results["targets"] = _targets(results)

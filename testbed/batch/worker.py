@@ -72,14 +72,28 @@ class Stop(BaseException):
     """SIGTERM while no run is going: leave."""
 
 
-def _tone_scorer() -> Any | None:
-    try:
-        from testbed.scoring import SCORERS, get_scorers
-        if "tone" in SCORERS:
-            return get_scorers(["tone"])[0]
-    except Exception as exc:  # a broken optional scorer must not cost the run
-        print(f"worker: tone scorer unavailable: {exc}", file=sys.stderr, flush=True)
-    return None
+class _Scorers:
+    """The registered scorers, loaded in a thread as the worker starts (the tone models take a few
+    seconds), so the first run does not wait for them: live tone is shown from the step they are
+    ready on, and the end-of-run scoring waits for them."""
+
+    def __init__(self) -> None:
+        self.all: list[Any] | None = None
+        self.tone: Any | None = None
+        self.error: str | None = None
+        self.ready = threading.Event()
+        threading.Thread(target=self._load, name="scorers", daemon=True).start()
+
+    def _load(self) -> None:
+        try:
+            from testbed.scoring import SCORERS, get_scorers
+            self.all = get_scorers() if SCORERS else []
+            self.tone = next((sc for sc in self.all if sc.name == "tone"), None)
+        except Exception as exc:  # a broken optional scorer must not cost the run
+            self.error = f"{type(exc).__name__}: {exc}"
+            print(f"worker: scorers unavailable: {self.error}", file=sys.stderr, flush=True)
+        finally:
+            self.ready.set()
 
 
 def _step_tone(scorer: Any, run_dir: Path, step: Any) -> messages.StepTone | None:
@@ -137,13 +151,15 @@ def run_job(job: messages.Job, out: _Out, state: dict[str, Any], pool: Any = Non
             c = step.usage.cost_usd
             cost["usd"] = None if c is None or cost["usd"] is None else cost["usd"] + c
             tone = None
-            if state.get("tone") is not None:
+            scorers = state.get("scorers")
+            if scorers is not None and scorers.ready.is_set() and scorers.tone is not None \
+                    and not state.get("no_live_tone"):
                 try:
-                    tone = _step_tone(state["tone"], run_dir_box.get("dir", Path(".")), step)
+                    tone = _step_tone(scorers.tone, run_dir_box.get("dir", Path(".")), step)
                 except Exception as exc:  # the live view falls back to test status from here on
                     print(f"worker: live tone scoring disabled after step {step.index}: "
                           f"{type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-                    state["tone"] = None
+                    state["no_live_tone"] = True
             out.send(messages.StepMsg(
                 run_id=run_id, index=step.index, tone=tone, cost_usd=cost["usd"], command=step_command(step)[:200],
                 tests=None if tests is None else messages.StepTests(
@@ -160,7 +176,7 @@ def run_job(job: messages.Job, out: _Out, state: dict[str, Any], pool: Any = Non
                                            runs_dir=Path(job.runs_dir), on_step=on_step, on_start=on_start)
         finally:
             state["busy"] = False
-        scored = _score(run_dir) if job.score and result.outcome != "interrupted" else None
+        scored = _score(run_dir, state.get("scorers")) if job.score and result.outcome != "interrupted" else None
         out.send(messages.Finished(run_id=run_id, outcome=result.outcome, reason=result.reason,
                                    steps=result.steps, cost_usd=result.cost_usd, run_dir=str(run_dir),
                                    scored=scored))
@@ -170,19 +186,17 @@ def run_job(job: messages.Job, out: _Out, state: dict[str, Any], pool: Any = Non
         lock.release()
 
 
-_scorers: list[Any] | None = None  # built once per worker: loading the tone models takes a while
-
-
-def _score(run_dir: Path) -> str | None:
+def _score(run_dir: Path, scorers: "_Scorers | None") -> str | None:
     """scores.jsonl from the registered scorers (derived data; a failure is noted, never fatal)."""
-    global _scorers
     try:
-        from testbed.scoring import SCORERS, get_scorers, score_run_dir
-        if not SCORERS:
+        from testbed.scoring import score_run_dir
+        scorers = scorers or _Scorers()
+        scorers.ready.wait()
+        if scorers.error is not None:
+            return f"failed: {scorers.error}"
+        if not scorers.all:
             return None
-        if _scorers is None:
-            _scorers = get_scorers()
-        score_run_dir(run_dir, _scorers)
+        score_run_dir(run_dir, scorers.all)
         return "ok"
     except Exception as exc:
         print(f"worker: scoring {run_dir} failed: {exc}", file=sys.stderr, flush=True)
@@ -209,7 +223,7 @@ def main(argv: list[str]) -> int:
     jobs: queue.Queue = queue.Queue()
     threading.Thread(target=_read_ops, args=(sys.stdin, jobs, pool), daemon=True).start()
     try:
-        state["tone"] = _tone_scorer()
+        state["scorers"] = _Scorers()
         out.send(messages.Ready(pid=os.getpid()))
         while True:
             try:
