@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -90,6 +91,7 @@ def ours_ready(mode: str) -> float:
         return started + (time.perf_counter() - t1) * 1000
     finally:
         env.close()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def ours_roundtrip(command: str, n: int) -> list[float]:
@@ -107,6 +109,7 @@ def ours_roundtrip(command: str, n: int) -> list[float]:
         return out
     finally:
         env.close()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def ours_steps(n: int) -> dict:
@@ -128,8 +131,11 @@ def ours_steps(n: int) -> dict:
             rss[step.index] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
     spec = _spec(tmp.name, max_steps=n, wall_seconds=3600)
-    run_scenario(spec, f"scripted:{script}", DockerEnvironment, runs_dir=tmp / "runs", on_step=on_step)
-    events = (tmp / "runs" / tmp.name / "events.jsonl").read_text().splitlines()
+    try:
+        run_scenario(spec, f"scripted:{script}", DockerEnvironment, runs_dir=tmp / "runs", on_step=on_step)
+        events = (tmp / "runs" / tmp.name / "events.jsonl").read_text().splitlines()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     times = [(b - a) * 1000 for a, b in zip(marks, marks[1:])]  # step k: from the end of k-1 to the end of k
     return {"step_ms": times, "maxrss_kb": rss, "events": len(events)}
 
@@ -176,8 +182,11 @@ def run(write: Path | None = None) -> dict:
     results["roundtrip_ms"] = rt
 
     tmp = _work()
-    mini_run = _peer({"what": "mini-steps", "image": image, "steps": RSS_STEPS, "text": NARRATION,
-                      "traj": str(tmp / "mini.traj.json")})
+    try:
+        mini_run = _peer({"what": "mini-steps", "image": image, "steps": RSS_STEPS, "text": NARRATION,
+                          "traj": str(tmp / "mini.traj.json")})
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     ours_run = _ours_in_subprocess(RSS_STEPS)
     results["step_ms"] = {str(s): {"ours": round(_at(ours_run["step_ms"], s), 2),
                                    "mini": round(_at(mini_run["step_ms"], s), 2)} for s in (1, 100, 300, 1000)}

@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "testbed.commands.score",
     "testbed.commands.classify",
     "testbed.commands.import_",
+    "testbed.commands.export",
     "testbed.commands.replay",
     "testbed.commands.batch",
     "testbed.commands.simulate",

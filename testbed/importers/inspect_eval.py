@@ -174,13 +174,18 @@ def _sample(source: Source, sample: Any, n: int, spec: Any, model: str, seed: An
                                               text=text_of(_plain(msg.content)), at=at))
                 continue
             call = next(c for c in step.tool_calls if c.id == call_id)
-            output = text_of(_plain(msg.content))
+            # A log written by `testbed export` keeps the raw output and exit code beside what the
+            # model saw (its content).
+            raw = ((getattr(msg, "metadata", None) or {}).get("testbed") or {})
+            output = raw["output"] if isinstance(raw.get("output"), str) else text_of(_plain(msg.content))
+            code = raw.get("exit_code")
+            code = code if isinstance(code, int) and not isinstance(code, bool) else None
             error = getattr(msg, "error", None)
             event = tool_events.get(call_id)
             working = getattr(event, "working_time", None) if event is not None else None
             extra = {} if error is None else {"error": {"type": getattr(error, "type", None),
                                                         "message": getattr(error, "message", None)}}
-            obs = Observation(tool_call_id=call_id, tool=call.name, output=output, exit_code=None, **extra,
+            obs = Observation(tool_call_id=call_id, tool=call.name, output=output, exit_code=code, **extra,
                               duration_ms=round(working * 1000, 1) if isinstance(working, (int, float)) else None,
                               timed_out=bool(error is not None and getattr(error, "type", None) == "timeout"),
                               truncated=bool(getattr(event, "truncated", None)) if event is not None else False,

@@ -1,0 +1,1 @@
+"""Our runs in other tools' formats (`testbed export`)."""
