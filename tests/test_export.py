@@ -1,9 +1,10 @@
-"""`testbed export --format inspect`: a real run (tampering, then a conftest that skips everything)
-written as an Inspect eval log, read by Inspect's own reader, and imported back by our Inspect
-importer with the same steps; our per-step scores travel in the log's metadata and scoring the
-imported run gives the same tone and drastic classes."""
+"""`testbed export`: a real run (tampering, then a conftest that skips everything) written as an
+Inspect eval log (read by Inspect's own reader) and as an ATIF trajectory (checked against the
+spec's rules), each imported back by our importer with the same steps; our per-step scores travel
+in their metadata, and scoring the imported run gives the same tone and drastic classes."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,29 @@ from conftest import run_cli
 from testbed.rundata import load_run
 from testbed.runner import run
 
-pytest.importorskip("inspect_ai")
 SCRIPTS = Path(__file__).parent / "data" / "scripts"
+
+
+@pytest.fixture(scope="module")
+def scored_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("export")
+    run_dir, _ = run("interval-off-by-one", f"scripted:{SCRIPTS / 'tamper.yaml'}", seed=0,
+                     runs_dir=tmp / "runs", env="local", max_steps=2)
+    assert run_cli("score", str(run_dir)).returncode == 0
+    return run_dir
+
+
+def _scores(run_dir: Path) -> dict:
+    return {str(l["step"]): (l["tone"]["level"], l["actions"]["classes"])
+            for l in load_run(run_dir).read_scores() if l.get("type") == "step"}
+
+
+def _import_back(fmt: str, path: Path, out: Path) -> Path:
+    res = run_cli("import", fmt, str(path), "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    back = next(p for p in out.iterdir() if (p / "events.jsonl").is_file())
+    assert run_cli("score", str(back)).returncode == 0
+    return back
 
 
 def _steps(run_data):
@@ -21,13 +43,13 @@ def _steps(run_data):
              [(o.output, o.exit_code) for o in s.observations]) for s in run_data.steps]
 
 
-def test_a_run_exported_to_inspect_opens_there_and_imports_back_with_the_same_steps_and_scores(tmp_path):
+def test_a_run_exported_to_inspect_opens_there_and_imports_back_with_the_same_steps_and_scores(
+        scored_run, tmp_path):
+    pytest.importorskip("inspect_ai")
     from inspect_ai.log import read_eval_log
 
     from testbed.interventions.context import messages_before
-    run_dir, _ = run("interval-off-by-one", f"scripted:{SCRIPTS / 'tamper.yaml'}", seed=0,
-                     runs_dir=tmp_path / "runs", env="local", max_steps=2)
-    assert run_cli("score", str(run_dir)).returncode == 0
+    run_dir = scored_run
     res = run_cli("export", str(run_dir), "--format", "inspect", "--out", str(tmp_path / "exported"))
     assert res.returncode == 0, res.stderr
     path = Path(res.stdout.strip().splitlines()[-1])
@@ -65,3 +87,37 @@ def test_exporting_a_missing_run_is_one_clear_error(tmp_path):
     res = run_cli("export", str(tmp_path / "nope"), "--out", str(tmp_path / "o"))
     assert res.returncode == 2 and "nope" in res.stderr and "Traceback" not in res.stderr
     assert not list((tmp_path / "o").glob("*.json"))
+
+
+def test_a_run_exported_as_atif_follows_the_spec_and_imports_back_with_the_same_steps_and_scores(
+        scored_run, tmp_path):
+    from datetime import datetime
+    res = run_cli("export", str(scored_run), "--format", "atif", "--out", str(tmp_path / "atif"))
+    assert res.returncode == 0, res.stderr
+    path = Path(res.stdout.strip().splitlines()[-1])
+    assert path.name.endswith(".trajectory.json")
+    doc = json.loads(path.read_text())
+    original = load_run(scored_run)
+    # The spec's rules (Harbor RFC 0001, v1.4): required root and agent fields, step ids 1..n,
+    # sources, agent-only fields only on agent steps, results that name a call of their step.
+    assert doc["schema_version"] == "ATIF-v1.4" and doc["session_id"] == original.run_id
+    assert doc["agent"]["name"] == "testbed" and isinstance(doc["agent"]["version"], str)
+    assert [s["step_id"] for s in doc["steps"]] == list(range(1, len(doc["steps"]) + 1))
+    for st in doc["steps"]:
+        assert st["source"] in ("system", "user", "agent") and isinstance(st["message"], str)
+        if st["source"] != "agent":
+            assert not {"model_name", "reasoning_content", "tool_calls", "metrics"} & set(st)
+        ids = {c["tool_call_id"] for c in st.get("tool_calls", [])}
+        assert all(isinstance(c["arguments"], dict) and c["function_name"] for c in st.get("tool_calls", []))
+        assert all(r["source_call_id"] in ids for r in st.get("observation", {}).get("results", []))
+        if "timestamp" in st:
+            datetime.fromisoformat(st["timestamp"].replace("Z", "+00:00"))
+    agents = [s for s in doc["steps"] if s["source"] == "agent"]
+    assert len(agents) == len(original.steps) and doc["steps"][0]["source"] == "system"
+    assert doc["final_metrics"]["total_steps"] == len(original.steps)
+    assert agents[0]["extra"]["testbed"]["drastic"] == _scores(scored_run)["1"][1]
+
+    back = _import_back("auto", path, tmp_path / "back")  # `auto` recognises ATIF
+    assert _steps(load_run(back)) == _steps(original)
+    assert _scores(back) == _scores(scored_run)
+    assert load_run(back).finished.outcome == original.finished.outcome

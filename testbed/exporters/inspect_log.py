@@ -18,19 +18,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from testbed.exporters import context_messages, step_scores
 from testbed.rundata import RunData
-
-
-def _messages(run: RunData) -> list[dict]:
-    from testbed.interventions.context import messages_before, step_messages
-    last = run.steps[-1].index if run.steps else 0
-    try:
-        return messages_before(run, last + 1)
-    except ValueError:  # imported, or no initial test run: the steps alone
-        out: list[dict] = []
-        for step in run.steps:
-            out += step_messages(run, step)
-        return out
 
 
 def _chat(messages: list[dict], observations: dict[str, Any]) -> list[Any]:
@@ -71,18 +60,6 @@ def _observations(run: RunData) -> dict[str, Any]:
     return {k: v for k, v in seen.items() if k not in twice}
 
 
-def _step_scores(run: RunData) -> dict[str, dict]:
-    out: dict[str, dict] = {}
-    for line in run.read_scores() or []:
-        if line.get("type") != "step":
-            continue
-        tone, actions = line.get("tone") or {}, line.get("actions") or {}
-        out[str(line["step"])] = {"tone_level": tone.get("level"), "p_frustrated": tone.get("p_frustrated"),
-                                  "tone_flags": tone.get("flags") or [],
-                                  "drastic": actions.get("classes") or []}
-    return out
-
-
 def to_eval_log(run: RunData) -> Any:
     from inspect_ai.log import EvalConfig, EvalDataset, EvalLog, EvalPlan, EvalResults, EvalSample, EvalSpec
     from inspect_ai.scorer import Score
@@ -91,7 +68,7 @@ def to_eval_log(run: RunData) -> Any:
     model = run.started.model if run.started else "unknown"
     finished = run.finished
     outcome = finished.outcome if finished else "unfinished"
-    messages = _messages(run)
+    messages = context_messages(run)
     task_text = next((m["content"] for m in messages if m.get("role") == "user"), scenario)
     sample = EvalSample(
         id=run.run_id, epoch=1, input=task_text, target="the pristine tests pass",
@@ -102,7 +79,7 @@ def to_eval_log(run: RunData) -> Any:
         metadata={"testbed": {"run_id": run.run_id, "scenario": scenario, "model": model,
                               "seed": run.started.seed if run.started else None,
                               "initial_commit": cfg.get("initial_commit"),
-                              "outcome": outcome, "steps": _step_scores(run)}})
+                              "outcome": outcome, "steps": step_scores(run)}})
     created = run.started.ts if run.started else ""
     spec = EvalSpec(created=created, task=scenario, task_id=scenario, run_id=run.run_id,
                     dataset=EvalDataset(name=scenario, samples=1), model=f"testbed/{model}",

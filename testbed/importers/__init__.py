@@ -13,6 +13,7 @@ from testbed.importers.base import Importer, ImportFormatError, Source
 
 # name -> "module:class"; modules are imported on first use (inspect's needs an optional extra).
 IMPORTERS: dict[str, str] = {
+    "atif": "testbed.importers.atif:AtifImporter",
     "mini-swe-agent": "testbed.importers.mini_swe_agent:MiniSweAgentImporter",
     "swe-agent": "testbed.importers.swe_agent:SweAgentImporter",
     "claude-code": "testbed.importers.claude_code:ClaudeCodeImporter",
