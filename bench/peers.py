@@ -222,10 +222,9 @@ SWE_REX_WHY = ("not measured: SWE-ReX's DockerDeployment runs its `swerex-remote
 def _inspect_possible() -> tuple[bool, str]:
     try:
         v = subprocess.run(["docker", "compose", "version", "--short"], capture_output=True, text=True, timeout=20)
-        engine = subprocess.run(["docker", "version", "-f", "{{.Server.Version}}"], capture_output=True,
-                                text=True, timeout=20).stdout.strip()
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, f"not measured: {exc}"
+    engine = _engine()
     if v.returncode != 0:
         return False, (f"not measured: Inspect's docker sandbox needs Docker Compose v2 (none here); "
                        f"engine {engine}")

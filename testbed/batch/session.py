@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,10 +118,7 @@ def _run_locked(store: BatchStore, plan: BatchPlan, out: Path, resuming: bool, c
         work = getattr(executor, "work_dir", None)
         if work is not None:  # workspaces of runs that crashed; their record is in the run directories
             from testbed.sandbox.workspace import remove_tree
-            try:
-                remove_tree(work)  # their quota mounts first
-            except OSError:
-                shutil.rmtree(work, ignore_errors=True)
+            remove_tree(work)  # their quota mounts first
     if plan.spec.intervene is not None and not result.interrupted:
         _intervene(store, plan.spec.intervene, out, console)
     summary = _finish(store, plan, out, result, console)

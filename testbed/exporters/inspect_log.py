@@ -14,7 +14,6 @@ their messages are rebuilt from their steps alone (no system prompt).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -90,11 +89,10 @@ def to_eval_log(run: RunData) -> Any:
 
 
 def export_inspect(run: RunData, dest: Path) -> Path:
-    """Write one run as an Inspect `.json` eval log at `dest` (a file, or a folder for <run_id>.json)."""
+    """Write one run as `<dest>/<run_id>.json` (or at `dest` when it names a .json file)."""
     from inspect_ai.log import write_eval_log
     dest = Path(dest)
-    path = dest / f"{run.run_id}.json" if dest.is_dir() or not dest.suffix else dest
+    path = dest if dest.suffix == ".json" else dest / f"{run.run_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_eval_log(to_eval_log(run), str(path), format="json")
-    json.loads(path.read_text())  # written whole
     return path

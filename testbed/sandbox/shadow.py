@@ -34,6 +34,7 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 SKIP_DIRS = frozenset({b".git", b"__pycache__", b".pytest_cache"})
 _RACY_NS = 1_000_000_000  # a file modified this close to the walk that cached it is hashed again
 _IDENT = b"testbed <testbed@sandbox.invalid>"
+_DIFF_TREE = ("diff-tree", "-r", "--no-renames", "--raw", "--numstat", "-z")
 _GIT_ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_OPTIONAL_LOCKS": "0",
             "LC_ALL": "C", "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 
@@ -231,7 +232,7 @@ class ShadowRepo:
         if out is None:  # the next step starts a new one
             self._differ.close()
             self._differ = None
-            out = self.git("diff-tree", "-r", "--no-renames", "--raw", "--numstat", "-z", old, new, strip=False)
+            out = self.git(*_DIFF_TREE, old, new, strip=False)
         return parse_raw_numstat(out)
 
     def close(self) -> None:
@@ -297,8 +298,7 @@ class _Differ:
     def __init__(self, env: dict[str, str]):
         self.token = secrets.token_hex(16).encode()
         self.proc: subprocess.Popen | None = subprocess.Popen(
-            ["git", "-c", "core.quotepath=off", "diff-tree", "--stdin", "-r", "--no-renames", "--raw",
-             "--numstat", "-z", "--no-commit-id"],
+            ["git", "-c", "core.quotepath=off", *_DIFF_TREE, "--stdin", "--no-commit-id"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
         self._finalizer = weakref.finalize(self, _stop, self.proc)
 

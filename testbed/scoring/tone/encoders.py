@@ -122,12 +122,10 @@ class MiniLMEncoder:
         them): read in its context, which the heads are trained on too (`heads.load_or_train`). A
         narration longer than the model's window falls back to encoding every unit alone."""
         spans = [_spans(t, segs) for t, segs in zip(texts, seg_lists)]
-        return self.encode_in_context(texts, spans, whole=[len(s) >= 2 for s in seg_lists],
-                                      fallback=seg_lists)
+        return self.encode_in_context(texts, spans, whole=[len(s) >= 2 for s in seg_lists])
 
     def encode_in_context(self, texts: list[str], span_lists: list[list[tuple[int, int]]],
-                          whole: list[bool] | None = None,
-                          fallback: list[list[str]] | None = None) -> np.ndarray:
+                          whole: list[bool] | None = None) -> np.ndarray:
         """One row per span of each text (in order, then the whole text where `whole`), all pooled
         from one pass over the text."""
         import torch
@@ -162,8 +160,7 @@ class MiniLMEncoder:
                     if whole[i]:
                         out[row + len(span_lists[i])] = h[mask[k]].mean(axis=0)
         for i, row in too_long:
-            units = list(fallback[i]) if fallback else [texts[i][a:b] for a, b in span_lists[i]]
-            units += [texts[i]] if whole[i] else []
+            units = [texts[i][a:b] for a, b in span_lists[i]] + ([texts[i]] if whole[i] else [])
             out[row:row + len(units)] = list(self.encode(units))
         X = np.stack(out).astype(np.float32)
         return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-8)

@@ -165,19 +165,25 @@ def augment(items: list[corpus.Item]) -> list[corpus.Item]:
     return items + extra
 
 
-def cached_embeddings(name: str, encoder, texts: list[str], log: Callable[[str], None] | None) -> np.ndarray:
+def _cached(kind: str, name: str, encoder, texts: list[str], compute: Callable[[], np.ndarray],
+            what: str, log: Callable[[str], None] | None) -> np.ndarray:
     # keyed by the texts themselves: the augmentation changes them as well as the corpus does
     texts_digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()
     key = hashlib.sha256(f"{texts_digest}|{encoder.digest}".encode()).hexdigest()[:16]
-    path = models_dir() / "tone" / f"train-emb-{name}-{key}.npz"
+    path = models_dir() / "tone" / f"train-{kind}-{name}-{key}.npz"
     if path.is_file():
         with np.load(path) as z:
             return z["X"]
     if log:
-        log(f"tone: encoding the {len(texts)} training items with {name} (once; cached in {path.parent})")
-    X = encoder.encode(texts)
+        log(f"tone: encoding {what} with {name} (once; cached in {path.parent})")
+    X = compute()
     _save(path, {"X": X})
     return X
+
+
+def cached_embeddings(name: str, encoder, texts: list[str], log: Callable[[str], None] | None) -> np.ndarray:
+    return _cached("emb", name, encoder, texts, lambda: encoder.encode(texts),
+                   f"the {len(texts)} training items", log)
 
 
 def in_context_embeddings(name: str, encoder, texts: list[str],
@@ -185,26 +191,15 @@ def in_context_embeddings(name: str, encoder, texts: list[str],
     """Every training item read inside a narration of three (a fixed shuffle of the split joined
     by spaces), pooled over its own span; returns the rows and the item index of each."""
     order = np.random.default_rng(0).permutation(len(texts))
-    narrations, spans, keep = [], [], []
+    narrations, spans = [], []
     for g in range(0, len(order), 3):
-        parts, pos, sp = [], 0, []
-        for k in order[g:g + 3]:
-            sp.append((pos, pos + len(texts[k])))
-            parts.append(texts[k])
-            pos += len(texts[k]) + 1
-            keep.append(int(k))
-        narrations.append(" ".join(parts))
-        spans.append(sp)
-    digest = hashlib.sha256(("\n".join(narrations) + "|" + encoder.digest).encode()).hexdigest()[:16]
-    path = models_dir() / "tone" / f"train-ctx-{name}-{digest}.npz"
-    if path.is_file():
-        with np.load(path) as z:
-            return z["X"], z["keep"]
-    if log:
-        log(f"tone: encoding the training items in context with {name} (once; cached in {path.parent})")
-    X = encoder.encode_in_context(narrations, spans)
-    _save(path, {"X": X, "keep": np.array(keep)})
-    return X, np.array(keep)
+        group = [texts[k] for k in order[g:g + 3]]
+        starts = np.cumsum([0] + [len(t) + 1 for t in group[:-1]])
+        narrations.append(" ".join(group))
+        spans.append([(int(s0), int(s0) + len(t)) for s0, t in zip(starts, group)])
+    X = _cached("ctx", name, encoder, narrations, lambda: encoder.encode_in_context(narrations, spans),
+                "the training items in context", log)
+    return X, order
 
 
 def load_or_train(members: tuple[str, ...], encoders: dict, log: Callable[[str], None] | None = None) -> Bundle:
