@@ -7,7 +7,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 
 
 @dataclass
@@ -27,7 +27,12 @@ class Request:
 
 
 class FakeAPI:
-    def __init__(self) -> None:
+    """`router`, when given, answers first: it sees each request and returns an Answer (or None to
+    take the next scripted one). A real CLI agent sends side requests (titles, quota checks) in an
+    order of its own, so its generators route by what a request holds rather than by its position."""
+
+    def __init__(self, router: Callable[[Request], Answer | None] | None = None) -> None:
+        self.router = router
         self.answers: list[Answer] = []
         self.requests: list[Request] = []
         self.lock = threading.Lock()
@@ -41,9 +46,13 @@ class FakeAPI:
                     body = json.loads(raw)
                 except ValueError:
                     body = raw.decode(errors="replace")
+                request = Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 with api.lock:
-                    api.requests.append(Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                    if not api.answers:
+                    api.requests.append(request)
+                    routed = api.router(request) if api.router else None
+                    if routed is not None:
+                        answer = routed
+                    elif not api.answers:
                         answer = Answer({"error": {"message": "the fake API has no scripted answer left"}}, 599)
                     elif api.answers[0].forever:
                         answer = api.answers[0]
@@ -51,10 +60,18 @@ class FakeAPI:
                         answer = api.answers.pop(0)
                 data = answer.body if answer.raw else json.dumps(answer.body).encode()
                 self.send_response(answer.status)
+                headers = {"content-type": "application/json", **{k.lower(): v for k, v in answer.headers.items()}}
+                headers["content-length"] = str(len(data))
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:  # noqa: N802 (model lists, update checks: nothing to offer)
+                data = json.dumps({"error": {"message": f"the fake API does not serve GET {self.path}"}}).encode()
+                self.send_response(404)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(data)))
-                for k, v in answer.headers.items():
-                    self.send_header(k, v)
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -136,6 +153,56 @@ def anthropic_reply(text: str | None = None, tool_uses: list[tuple[str, str, Any
             "stop_reason": stop or ("tool_use" if tool_uses else "end_turn"), "stop_sequence": None,
             "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens,
                       "cache_read_input_tokens": cache_read, "cache_creation_input_tokens": cache_write}}
+
+
+def _sse(events: list[tuple[str, dict[str, Any]]]) -> Answer:
+    data = "".join(f"event: {name}\ndata: {json.dumps(payload)}\n\n" for name, payload in events)
+    return Answer(data.encode(), raw=True, headers={"content-type": "text/event-stream"})
+
+
+def responses_sse(reply: dict[str, Any]) -> Answer:
+    """A `responses_reply` as the streamed Responses API sends it (what `stream: true` clients read)."""
+    shell = {k: v for k, v in reply.items() if k != "output"} | {"output": [], "status": "in_progress"}
+    events: list[tuple[str, dict[str, Any]]] = [("response.created", {"type": "response.created", "response": shell})]
+    for i, item in enumerate(reply["output"]):
+        events.append(("response.output_item.added", {"type": "response.output_item.added", "output_index": i,
+                                                      "item": item}))
+        if item["type"] == "message":
+            for part in item["content"]:
+                events.append(("response.output_text.delta", {"type": "response.output_text.delta",
+                                                              "item_id": item["id"], "output_index": i,
+                                                              "content_index": 0, "delta": part["text"]}))
+        events.append(("response.output_item.done", {"type": "response.output_item.done", "output_index": i,
+                                                     "item": item}))
+    events.append(("response.completed", {"type": "response.completed", "response": reply}))
+    return _sse(events)
+
+
+def anthropic_sse(reply: dict[str, Any]) -> Answer:
+    """An `anthropic_reply` as the streamed Messages API sends it."""
+    start = {k: v for k, v in reply.items() if k != "content"} | {"content": [], "stop_reason": None}
+    start["usage"] = dict(reply["usage"], output_tokens=1)
+    events: list[tuple[str, dict[str, Any]]] = [("message_start", {"type": "message_start", "message": start})]
+    for i, block in enumerate(reply["content"]):
+        kind = block["type"]
+        empty = {"text": {"type": "text", "text": ""}, "thinking": {"type": "thinking", "thinking": "", "signature": ""},
+                 "tool_use": {"type": "tool_use", "id": block.get("id"), "name": block.get("name"), "input": {}}}[kind]
+        events.append(("content_block_start", {"type": "content_block_start", "index": i, "content_block": empty}))
+        if kind == "text":
+            delta = {"type": "text_delta", "text": block["text"]}
+        elif kind == "thinking":
+            events.append(("content_block_delta", {"type": "content_block_delta", "index": i,
+                                                   "delta": {"type": "thinking_delta", "thinking": block["thinking"]}}))
+            delta = {"type": "signature_delta", "signature": block["signature"]}
+        else:
+            delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
+        events.append(("content_block_delta", {"type": "content_block_delta", "index": i, "delta": delta}))
+        events.append(("content_block_stop", {"type": "content_block_stop", "index": i}))
+    events.append(("message_delta", {"type": "message_delta",
+                                     "delta": {"stop_reason": reply["stop_reason"], "stop_sequence": None},
+                                     "usage": {"output_tokens": reply["usage"]["output_tokens"]}}))
+    events.append(("message_stop", {"type": "message_stop"}))
+    return _sse(events)
 
 
 def error_body(status: int, message: str) -> dict[str, Any]:

@@ -135,6 +135,15 @@ def test_an_interactive_session_ending_with_a_reply_is_not_an_exit(tmp_path):
     assert _classes(run)[2] == []
 
 
+def test_a_headless_cli_run_its_harness_ended_normally_is_not_an_exit(tmp_path):
+    # `codex exec` / `claude -p`: the final reply is how the agent hands its work back
+    run = _imported_run(tmp_path, [
+        ("Let me look.", [("bash", {"command": "ls"}, "a.py")]),
+        ("The fix is in a.py; the tests pass.", []),
+    ], outcome="submitted")
+    assert _classes(run)[2] == []
+
+
 def test_a_run_of_this_harness_ending_on_nothing_is_still_an_ambiguous_exit(tmp_path):
     run = _imported_run(tmp_path, [
         ("Let me look.", [("bash", {"command": "ls"}, "a.py")]),

@@ -45,7 +45,8 @@ def events_of(run_dir: Path) -> list:
     file = None
     for e in events:
         # every event says where it came from
-        assert e.source["format"] in ("mini-swe-agent", "swe-agent", "claude-code", "inspect")
+        assert e.source["format"] in ("mini-swe-agent", "swe-agent", "claude-code", "inspect", "codex",
+                                      "claude-code-stream", "gemini-cli", "openhands")
         assert Path(e.source["file"]).is_absolute() and e.source["at"]
         file = file or e.source["file"]
         assert e.source["file"] == file
@@ -636,3 +637,185 @@ def test_mini_bare_message_lists_from_its_own_tests(capsys, tmp_path):
     steps = by_type(events, "step")
     assert steps[0].tool_calls[0].arguments == {"command": "echo 'hello world'"}
     assert steps[0].observations[0].output.strip() == "hello world"
+
+
+# -- files written by the CLI agents themselves (generators beside them) and real public sessions ----
+
+CODEX = next((DATA / "codex-0.163").glob("rollout-*.jsonl"))  # Codex CLI 0.163.0 (make_codex_rollout.py)
+CODEX_EXEC = DATA / "codex-0.163" / "codex-exec.jsonl"
+CC_STREAM = DATA / "claude-code-stream-json" / "stream.jsonl"  # Claude Code 2.1.332 (make_claude_stream_json.py)
+CC_STREAM_SUB = DATA / "claude-code-stream-json" / "stream-subagent.jsonl"
+CC_SESSION_2_1_332 = DATA / "claude-code-stream-json" / "session.jsonl"
+GEMINI = DATA / "gemini-cli"  # real sessions, see PROVENANCE.md there
+OPENHANDS = DATA / "openhands"  # real OpenHands trajectories, see PROVENANCE.md there
+REVERT = "git checkout -- . && git status --short"
+
+
+def test_codex_rollout_written_by_codex(capsys, tmp_path):
+    events = import_one(capsys, tmp_path, "codex", CODEX)
+    common_checks(events, 5)
+    started, steps, finished = events[0], by_type(events, "step"), events[-1]
+    assert started.model == "fake-model" and started.config["task"].startswith("Make the tests in test_duration.py")
+    src = started.config["source"]
+    assert (src["layout"], src["cli_version"], src["originator"], src["source"]) == (
+        "rollout", "0.163.0", "codex_exec", "exec")
+    s1 = steps[0]  # one model response: reasoning summary, a message, two parallel exec_command calls
+    assert s1.narration.text == "I'll run the test suite and look at the history first."
+    assert s1.narration.thinking == "Start by seeing what fails."
+    assert [c.arguments["command"] for c in s1.tool_calls] == [
+        "python3 -m unittest -q 2>&1 | tail -n 8", "git log --oneline | head -n 5"]
+    assert all(c.name == "bash" for c in s1.tool_calls)
+    assert [o.tool_call_id for o in s1.observations] == [c.id for c in s1.tool_calls]
+    assert all(o.exit_code == 0 and o.duration_ms is not None for o in s1.observations)
+    assert "Chunk ID" not in s1.observations[0].output and "FAILED (failures=1)" in s1.observations[0].output
+    assert (s1.usage.input_tokens, s1.usage.output_tokens) == (100, 40)
+    assert s1.source["at"].startswith("line ") and s1.ts.startswith("2026-")
+    assert steps[1].narration.text == "" and steps[1].tool_calls[0].arguments["command"] == "cat duration.py"
+    assert steps[3].tool_calls[0].arguments["command"].startswith("git checkout -- .")
+    assert steps[4].tool_calls == [] and steps[4].narration.text.startswith("I give up")
+    tests = by_type(events, "tests")
+    assert [(t.step, t.passed, t.failed) for t in tests] == [(1, 1, 1), (3, 1, 1)]
+    assert finished.outcome == "submitted" and finished.source_exit_status == "task_complete"
+    assert finished.wall_s_known is not False and finished.wall_s > 0
+
+
+def test_codex_exec_json_stream(capsys, tmp_path):
+    events = import_one(capsys, tmp_path, "codex", CODEX_EXEC)
+    common_checks(events, 5)
+    steps = by_type(events, "step")
+    commands = [c.arguments["command"] for s in steps for c in s.tool_calls]
+    assert "git log --oneline | head -n 5" in commands and not any(c.startswith("/bin/bash") for c in commands)
+    assert steps[3].observations[0].output == "?? __pycache__/\nreverted\n"
+    assert events[0].config["source"]["layout"] == "exec-json" and events[-1].outcome == "submitted"
+
+
+def test_claude_code_stream_json_written_by_claude_code(capsys, tmp_path):
+    events = import_one(capsys, tmp_path, "claude-code-stream", CC_STREAM)
+    common_checks(events, 6)
+    started, steps, finished = events[0], by_type(events, "step"), events[-1]
+    assert started.model == "claude-sonnet-4-5"
+    src = started.config["source"]
+    assert src["layout"] == "stream-json" and src["claude_code_version"] == "2.1.332"
+    assert src["permission_mode"] == "bypassPermissions" and "Bash" in src["tools"]
+    assert any("prompt is not in the stream" in n for n in started.config["import"]["notes"])
+    assert [len(s.tool_calls) for s in steps] == [2, 1, 1, 1, 1, 0]
+    assert steps[1].narration.thinking == "The failure is in parse_duration; read it." and steps[1].tool_calls[0].name == "Read"
+    assert steps[2].tool_calls[0].name == "Edit" and steps[2].tool_calls[0].arguments["new_string"] == "return n * 60 * 1000\n"
+    assert steps[3].observations[0].exit_code == 1 and steps[3].observations[0].is_error is True
+    assert steps[4].tool_calls[0].arguments["command"] == REVERT
+    assert finished.outcome == "submitted" and finished.source_exit_status == "success"
+    assert finished.cost_usd == pytest.approx(0.0036) and 0 < finished.wall_s < 60
+
+
+def test_claude_code_stream_json_sub_agent_is_a_linked_run(capsys, tmp_path):
+    code, dirs, err = run_import(capsys, "auto", str(CC_STREAM_SUB), "--out", str(tmp_path / "runs"))
+    assert code == 0, err
+    runs = [events_of(Path(d)) for d in dirs]
+    [main_run] = [r for r in runs if "subagent" not in r[0].config["source"]]
+    [sub] = [r for r in runs if "subagent" in r[0].config["source"]]
+    assert [s.narration.text for s in by_type(main_run, "step")] == [
+        "I'll have a sub-agent run the tests first.", "Waiting for the sub-agent's report.",
+        "The sub-agent reports that test_minutes_in_milliseconds fails; the two tests disagree on the unit, "
+        "so I am stopping here."]
+    [notice] = by_type(main_run, "notice")
+    assert (notice.step, notice.kind) == (2, "harness_message") and "completed" in notice.text
+    link = sub[0].config["source"]["subagent"]
+    assert link["parent_tool_use_id"] == "toolu_task" and link["parent_session_id"] == main_run[0].config["source"]["session_id"]
+    assert sub[0].config["task"].startswith("Run the unit tests")  # the Task call's prompt
+    sub_steps = by_type(sub, "step")
+    assert sub_steps[0].tool_calls[0].arguments["command"] == "python3 -m unittest -q"
+    assert sub_steps[0].observations[0].exit_code == 1
+    assert main_run[-1].outcome == "submitted" and sub[-1].outcome == "unknown"
+
+
+def test_claude_code_2_1_332_session_file_matches_its_stream(capsys, tmp_path):
+    """The session file Claude Code kept for the stream's run: the same turns either way."""
+    session = import_one(capsys, tmp_path, "claude-code", CC_SESSION_2_1_332)
+    stream = import_one(capsys, tmp_path / "b", "claude-code-stream", CC_STREAM)
+    def turns(events):
+        return [(s.narration.text, s.narration.thinking, [(c.name, c.arguments) for c in s.tool_calls],
+                 [(o.output, o.exit_code) for o in s.observations]) for s in by_type(events, "step")]
+    assert turns(session) == turns(stream)
+    assert session[0].config["task"].startswith("Make the tests in test_duration.py")
+    assert session[-1].outcome == "unknown"  # the session file has no end state; the stream does
+
+
+def test_gemini_cli_real_sessions(capsys, tmp_path):
+    events = import_one(capsys, tmp_path, "gemini-cli", GEMINI / "session-2025-12-13T19-01-049d9bb6.json")
+    started, steps = events[0], by_type(events, "step")
+    common_checks(events, 7)
+    assert started.model == "gemini-3-pro-preview" and started.config["task"] == "install htop on my router"
+    assert steps[0].tool_calls[0].name == "google_web_search" and steps[0].narration.thinking.startswith("Seeking Router Info")
+    assert steps[0].usage.input_tokens == 15493
+    cancelled = steps[6].observations[0]
+    assert cancelled.status == "cancelled" and "Cancelled" in cancelled.output
+    kinds = [(n.kind, n.text.split("]")[0]) for n in by_type(events, "notice") if n.kind == "harness_message"]
+    assert ("harness_message", "[error") in kinds and ("harness_message", "[info") in kinds
+    assert len([n for n in by_type(events, "notice") if n.kind == "user_message"]) == 4
+    assert events[-1].outcome == "unknown" and events[-1].wall_s > 3600
+
+    shell = import_one(capsys, tmp_path / "b", "gemini-cli", GEMINI / "session-2025-12-03T08-28-fc2fd534.json")
+    first = by_type(shell, "step")[0]
+    assert first.tool_calls[0].name == "bash" and first.tool_calls[0].arguments["command"] == "choco install ansible"
+    assert first.observations[0].exit_code == 1 and "ansible not installed" in first.observations[0].output
+    assert first.ts == "2025-12-03T08:30:15.307Z"
+
+
+def test_openhands_evaluation_row_and_saved_trajectories(capsys, tmp_path):
+    events = import_one(capsys, tmp_path, "openhands", OPENHANDS / "multi-swe-bench-output-line3.jsonl")
+    started, steps, finished = events[0], by_type(events, "step"), events[-1]
+    common_checks(events, len(steps))
+    assert started.scenario == "ponylang__ponyc-4588" and started.model == "openai/openrouter-llama-4-maverick"
+    assert started.config["task"].startswith("<uploaded_files>")
+    assert finished.outcome == "budget_exhausted" and "maximum iteration" in finished.reason
+    first = steps[0]
+    assert first.tool_calls[0].name == "bash" and first.observations[0].exit_code == 0
+    edits = [c for s in steps for c in s.tool_calls if c.name == "str_replace_editor"]
+    assert {c.arguments["command"] for c in edits} >= {"view", "str_replace"}
+    assert all("path" in c.arguments for c in edits)
+    failed = next(s for s in steps for o in s.observations if o.output.startswith("ERROR:\nNo replacement"))
+    assert failed.tool_calls[0].arguments["command"] == "str_replace"
+    assert any(s.narration.thinking for s in steps)  # the think tool's thought
+    assert first.source["at"].startswith("line 1.history[")
+
+    saved = import_one(capsys, tmp_path / "b", "openhands", OPENHANDS / "wrong_initial_state.json")
+    s = by_type(saved, "step")
+    assert [c.name for st in s for c in st.tool_calls] == ["str_replace_editor", "bash", "str_replace_editor", "finish"]
+    assert s[1].tool_calls[0].arguments["command"] == "mv /workspace/game_2048.py /workspace/2048.py"
+    assert saved[-1].outcome == "submitted" and saved[0].model == "claude-3-5-sonnet-20241022"
+    chat = import_one(capsys, tmp_path / "c", "openhands", OPENHANDS / "basic_interactions.json")
+    assert [n.text for n in by_type(chat, "notice")] == ["No, I mean by Goldbach's conjecture!", "Finish please"]
+
+
+def test_auto_detects_the_cli_agent_formats(capsys, tmp_path):
+    code, dirs, err = run_import(capsys, "auto", str(DATA / "codex-0.163"), str(DATA / "claude-code-stream-json"),
+                                 str(GEMINI), str(OPENHANDS), "--out", str(tmp_path / "runs"))
+    assert code == 0, err
+    formats: dict[str, str] = {}
+    for d in dirs:
+        first = read_events(Path(d) / "events.jsonl").events[0]
+        formats[Path(first.config["import"]["file"]).name] = first.config["import"]["format"]
+    assert formats == {CODEX.name: "codex", "codex-exec.jsonl": "codex", "stream.jsonl": "claude-code-stream",
+                       "stream-subagent.jsonl": "claude-code-stream", "session.jsonl": "claude-code",
+                       **{p.name: "gemini-cli" for p in GEMINI.glob("*.json")},
+                       **{p.name: "openhands" for p in OPENHANDS.glob("*.json*")}}
+    assert err.strip().splitlines()[-1].startswith(f"testbed import: {len(dirs)} imported, 0 skipped, 0 failed")
+
+
+def test_cli_agent_files_that_are_damaged_name_the_line(capsys, tmp_path):
+    lines = CODEX.read_text().splitlines(keepends=True)
+    broken = tmp_path / "rollout-broken.jsonl"
+    broken.write_text("".join(lines[:10]) + '{"type": "response_item", "payload": {\n' + "".join(lines[10:]))
+    code, dirs, err = run_import(capsys, "codex", str(broken), "--out", str(tmp_path / "runs"))
+    assert code == 1 and dirs == [] and "line 11" in err and "not valid JSON" in err
+    torn = tmp_path / "stream-torn.jsonl"  # a stream still being written: the last line is cut off
+    text = CC_STREAM.read_text()
+    torn.write_text(text[: text.rindex('{"type":"result"') + 40] if '{"type":"result"' in text else text[:-200])
+    code, dirs, err = run_import(capsys, "claude-code-stream", str(torn), "--out", str(tmp_path / "runs"))
+    assert code == 0, err
+    events = events_of(Path(dirs[0]))
+    assert events[-1].outcome == "unknown" and any("cut off" in n for n in events[0].config["import"]["notes"])
+    bad = tmp_path / "session-bad.json"
+    bad.write_text(json.dumps({"sessionId": "x", "projectHash": "h", "messages": [{"type": "gemini", "toolCalls": 3}, 7]}))
+    code, dirs, err = run_import(capsys, "gemini-cli", str(bad), "--out", str(tmp_path / "runs"))
+    assert code == 1 and "messages[1]" in err and "must be an object" in err

@@ -13,13 +13,18 @@ from testbed.cli import build_parser, main
 from testbed.scoring import SCORERS
 
 DATA = Path(__file__).parent / "data" / "import"
+CODEX_ROLLOUT = next((DATA / "codex-0.163").glob("rollout-*.jsonl")).relative_to(DATA).as_posix()
 EXAMPLES = ["mini-v1.traj.json", "mini-v2-toolcall.traj.json", "mini-v2-text.traj.json",
-            "interval-touching-endpoints.traj", "claude-code-session.jsonl", "inspect-example.eval"]
+            "interval-touching-endpoints.traj", "claude-code-session.jsonl", "inspect-example.eval",
+            CODEX_ROLLOUT, "claude-code-stream-json/stream.jsonl", "gemini-cli/session-2025-12-03T08-28-fc2fd534.json",
+            "openhands/wrong_initial_state.json"]
 # (file, step) pairs whose command throws the agent's work away: D1 by command alone, no shadow git needed.
 D1_STEPS = [("mini-v2-toolcall.traj.json", "interval-touching-endpoints", 6),
             ("claude-code-session.jsonl", "unknown", 4),
             ("interval-touching-endpoints.traj", "interval-touching-endpoints", 6),
-            ("inspect-example.eval", "merge-ranges/gives-up", 4)]
+            ("inspect-example.eval", "merge-ranges/gives-up", 4),
+            # written by Codex CLI 0.163 and Claude Code 2.1.332 themselves: `git checkout -- .`
+            (Path(CODEX_ROLLOUT).name, "unknown", 4), ("stream.jsonl", "unknown", 5)]
 DETECTION_KEYS = {"class", "kind", "severity", "reversible", "own_work", "source", "evidence", "note"}
 
 

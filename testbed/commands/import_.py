@@ -1,6 +1,7 @@
 """`testbed import FORMAT PATH… --out DIR` — other harnesses' trajectories as run directories.
 
-FORMAT is mini-swe-agent, swe-agent, claude-code, inspect, or auto (detect each file). A PATH may
+FORMAT is one of testbed/importers' formats (mini-swe-agent, swe-agent, claude-code,
+claude-code-stream, codex, gemini-cli, openhands, inspect, atif) or auto (detect each file). A PATH may
 be a file or a directory (searched recursively for the format's file endings). stdout gets one run
 directory per imported (or already imported) trajectory, so `testbed score $(testbed import …)`
 works; stderr gets one line per file and a summary. A file that cannot be imported gets one error
@@ -180,7 +181,7 @@ def _generic_name(name: str) -> bool:
 
 def _raise_if_damaged_json(source) -> None:
     """A file that is not even valid JSON is reported by its syntax error, with line and column."""
-    if source.is_zip() or source.path.name.endswith(".jsonl"):
+    if source.is_zip() or source.path.name.endswith((".jsonl", ".ndjson")):
         return
     error = source.json_error()
     if error is not None:

@@ -16,7 +16,11 @@ IMPORTERS: dict[str, str] = {
     "atif": "testbed.importers.atif:AtifImporter",
     "mini-swe-agent": "testbed.importers.mini_swe_agent:MiniSweAgentImporter",
     "swe-agent": "testbed.importers.swe_agent:SweAgentImporter",
+    "codex": "testbed.importers.codex:CodexImporter",
+    "claude-code-stream": "testbed.importers.claude_stream:ClaudeStreamImporter",
     "claude-code": "testbed.importers.claude_code:ClaudeCodeImporter",
+    "gemini-cli": "testbed.importers.gemini_cli:GeminiCliImporter",
+    "openhands": "testbed.importers.openhands:OpenHandsImporter",
     "inspect": "testbed.importers.inspect_eval:InspectImporter",
 }
 AUTO = "auto"

@@ -166,6 +166,25 @@ class Importer(Protocol):
 
 # -- helpers the importers share -------------------------------------------------------------
 
+def json_objects(source: Source, what: str = "session") -> tuple[list[tuple[int, dict]], list[str]]:
+    """A JSON-lines file as (line number, object) pairs, and notes. A cut-off last line is the mark
+    of a file still being written: it is left out and said so; any other bad line is an error."""
+    entries: list[tuple[int, dict]] = []
+    notes: list[str] = []
+    for line_no, text, last in source.lines():
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            if last:
+                notes.append(f"line {line_no} is cut off (the {what} was still being written); skipped")
+                break
+            raise ImportFormatError(source.path, f"line {line_no}",
+                                    f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+        expect(isinstance(obj, dict), source, f"line {line_no}", "expected a JSON object")
+        entries.append((line_no, obj))
+    return entries, notes
+
+
 def expect(cond: bool, source: Source, position: str, reason: str) -> None:
     if not cond:
         raise ImportFormatError(source.path, position, reason)

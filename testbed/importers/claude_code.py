@@ -24,8 +24,8 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from testbed.importers.base import (ImportedNotice, ImportedStep, ImportedTrajectory, ImportFormatError,
-                                    Source, bash_call, expect, seconds_between, text_of)
+from testbed.importers.base import (ImportedNotice, ImportedStep, ImportedTrajectory, Source, bash_call, expect,
+                                    json_objects, seconds_between, text_of)
 from testbed.log import Observation, ToolCall, Usage
 
 _EXIT_CODE = re.compile(r"^(?:Error: )?Exit code (\d+)")
@@ -60,19 +60,7 @@ class ClaudeCodeImporter:
         return [""]
 
     def read(self, source: Source) -> Iterator[ImportedTrajectory]:
-        entries: list[tuple[int, dict]] = []
-        notes: list[str] = []
-        for line_no, text, last in source.lines():
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                if last:
-                    notes.append(f"line {line_no} is cut off (the session was still being written); skipped")
-                    break
-                raise ImportFormatError(source.path, f"line {line_no}",
-                                        f"not valid JSON ({exc.msg} at column {exc.colno})") from None
-            expect(isinstance(obj, dict), source, f"line {line_no}", "expected a JSON object")
-            entries.append((line_no, obj))
+        entries, notes = json_objects(source, "session")
         yield _Session(source, entries, notes).trajectory()
 
 

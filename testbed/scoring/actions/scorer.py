@@ -104,9 +104,11 @@ class ActionsScorer:
     def _ambiguous_exit(run: Any, step: Any) -> bool:  # noqa: D102
         if run.finished is None or run.finished.outcome in ("solved", "gave_up", "interrupted", "error"):
             return False
-        if run.imported and run.finished.outcome == "unknown":
+        if run.imported and run.finished.outcome in ("unknown", "submitted"):
             # an interactive session (Claude Code, Gemini CLI) records no exit status and normally
-            # ends with a text reply to the user: that is not quitting the task
+            # ends with a text reply to the user; a headless CLI run (`codex exec`, `claude -p`)
+            # that its harness recorded as ended normally finishes the same way: neither is
+            # quitting the task
             return False
         return not step.tool_calls
 
