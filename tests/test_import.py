@@ -643,6 +643,7 @@ def test_mini_bare_message_lists_from_its_own_tests(capsys, tmp_path):
 
 CODEX = next((DATA / "codex-0.163").glob("rollout-*.jsonl"))  # Codex CLI 0.163.0 (make_codex_rollout.py)
 CODEX_EXEC = DATA / "codex-0.163" / "codex-exec.jsonl"
+CODEX_046 = next((DATA / "codex-0.46").glob("rollout-*.jsonl"))  # Codex CLI 0.46.0, the older layout
 CC_STREAM = DATA / "claude-code-stream-json" / "stream.jsonl"  # Claude Code 2.1.332 (make_claude_stream_json.py)
 CC_STREAM_SUB = DATA / "claude-code-stream-json" / "stream-subagent.jsonl"
 CC_SESSION_2_1_332 = DATA / "claude-code-stream-json" / "session.jsonl"
@@ -677,6 +678,28 @@ def test_codex_rollout_written_by_codex(capsys, tmp_path):
     assert [(t.step, t.passed, t.failed) for t in tests] == [(1, 1, 1), (3, 1, 1)]
     assert finished.outcome == "submitted" and finished.source_exit_status == "task_complete"
     assert finished.wall_s_known is not False and finished.wall_s > 0
+
+
+def test_codex_rollout_of_the_older_layout_written_by_codex_0_46(capsys, tmp_path):
+    events = import_one(capsys, tmp_path, "codex", CODEX_046)
+    common_checks(events, 5)  # one step per model response, as in 0.163
+    steps, finished = by_type(events, "step"), events[-1]
+    assert events[0].config["source"]["cli_version"] == "0.46.0"
+    s1 = steps[0]  # parallel calls whose outputs 0.46 wrote right after each call
+    assert [c.arguments["command"] for c in s1.tool_calls] == [
+        "python3 -m unittest -q 2>&1 | tail -n 8", "git log --oneline | head -n 5"]
+    assert [o.tool_call_id for o in s1.observations] == [c.id for c in s1.tool_calls]
+    # the `shell` tool's JSON output, unpacked
+    assert not s1.observations[1].output.startswith('{"output"') and "duration parser" in s1.observations[1].output
+    assert all(o.exit_code == 0 and o.duration_ms is not None for s in steps for o in s.observations)
+    # running totals (140, 280, …, some repeated) as each response's own counts
+    assert [(s.usage.input_tokens, s.usage.output_tokens) for s in steps] == [(100, 40)] * 5
+    assert steps[3].tool_calls[0].arguments["command"].startswith("git checkout -- .")
+    assert finished.outcome == "unknown"  # 0.46 writes no task_complete into the rollout
+    exec_events = import_one(capsys, tmp_path / "b", "codex", CODEX_046.parent / "codex-exec.jsonl")
+    commands = [c.arguments["command"] for s in by_type(exec_events, "step") for c in s.tool_calls]
+    assert "cat duration.py" in commands and not any(c.startswith("bash -lc") for c in commands)
+    assert exec_events[-1].outcome == "submitted"
 
 
 def test_codex_exec_json_stream(capsys, tmp_path):
@@ -788,14 +811,16 @@ def test_openhands_evaluation_row_and_saved_trajectories(capsys, tmp_path):
 
 
 def test_auto_detects_the_cli_agent_formats(capsys, tmp_path):
-    code, dirs, err = run_import(capsys, "auto", str(DATA / "codex-0.163"), str(DATA / "claude-code-stream-json"),
+    code, dirs, err = run_import(capsys, "auto", str(DATA / "codex-0.163"), str(DATA / "codex-0.46"),
+                                 str(DATA / "claude-code-stream-json"),
                                  str(GEMINI), str(OPENHANDS), "--out", str(tmp_path / "runs"))
     assert code == 0, err
     formats: dict[str, str] = {}
     for d in dirs:
         first = read_events(Path(d) / "events.jsonl").events[0]
         formats[Path(first.config["import"]["file"]).name] = first.config["import"]["format"]
-    assert formats == {CODEX.name: "codex", "codex-exec.jsonl": "codex", "stream.jsonl": "claude-code-stream",
+    assert formats == {CODEX.name: "codex", "codex-exec.jsonl": "codex", CODEX_046.name: "codex",
+                       "stream.jsonl": "claude-code-stream",
                        "stream-subagent.jsonl": "claude-code-stream", "session.jsonl": "claude-code",
                        **{p.name: "gemini-cli" for p in GEMINI.glob("*.json")},
                        **{p.name: "openhands" for p in OPENHANDS.glob("*.json*")}}

