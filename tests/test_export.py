@@ -121,3 +121,27 @@ def test_a_run_exported_as_atif_follows_the_spec_and_imports_back_with_the_same_
     assert _steps(load_run(back)) == _steps(original)
     assert _scores(back) == _scores(scored_run)
     assert load_run(back).finished.outcome == original.finished.outcome
+
+
+def test_atif_v1_7_embedded_sub_agent_trajectories_import_as_linked_runs(scored_run, tmp_path):
+    """ATIF v1.7 embeds sub-agents' trajectories (`subagent_trajectories`, each with its own
+    `trajectory_id`). Built from one of our own exports by the schema's rules: Harbor's own writer
+    is not installable here."""
+    res = run_cli("export", str(scored_run), "--format", "atif", "--out", str(tmp_path / "atif"))
+    doc = json.loads(Path(res.stdout.strip().splitlines()[-1]).read_text())
+    sub = json.loads(json.dumps(doc)) | {"trajectory_id": "helper-1"}
+    sub["steps"] = sub["steps"][:3]
+    parent = doc | {"schema_version": "ATIF-v1.7", "trajectory_id": "root", "subagent_trajectories": [sub]}
+    path = tmp_path / "nested.trajectory.json"
+    path.write_text(json.dumps(parent))
+    res = run_cli("import", "atif", str(path), "--out", str(tmp_path / "back"))
+    assert res.returncode == 0, res.stderr
+    dirs = {Path(d): load_run(Path(d)) for d in res.stdout.split()}
+    [main_run] = [r for r in dirs.values() if "subagent" not in r.started.config["source"]]
+    [(helper_dir, helper)] = [(d, r) for d, r in dirs.items() if "subagent" in r.started.config["source"]]
+    assert len(main_run.steps) == len(load_run(scored_run).steps)
+    link = helper.started.config["source"]["subagent"]
+    assert link["trajectory_id"] == "helper-1" and link["parent_trajectory_id"] == "root"
+    assert len(helper.steps) == sum(1 for s in sub["steps"] if s["source"] == "agent")
+    events = [json.loads(x) for x in (helper_dir / "events.jsonl").read_text().splitlines()]
+    assert all(e["source"]["at"].startswith("subagent_trajectories[0].") for e in events if e["type"] == "step")

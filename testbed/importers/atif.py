@@ -1,4 +1,4 @@
-"""ATIF trajectories (Agent Trajectory Interchange Format, Harbor's `trajectory.json`, v1.0–v1.5).
+"""ATIF trajectories (Agent Trajectory Interchange Format, Harbor's `trajectory.json`, v1.0–v1.7).
 
 One file is one episode: `schema_version` ("ATIF-v1.x"), `session_id`, `agent` (`name`,
 `version`, `model_name`), `steps` (each `step_id`, `source` = system | user | agent, `message`;
@@ -9,7 +9,9 @@ later user steps are notices; each agent step is one of our steps, its results m
 by `source_call_id`. ATIF has no exit codes and no end state, so both are unknown, except in a file
 written by `testbed export --format atif`, whose `extra.testbed` keeps them (and the raw output
 beside what the model saw). Tool names are kept as the source wrote them; a call named `bash`
-with a `command` argument is judged as a shell command.
+with a `command` argument is judged as a shell command. v1.7 embeds sub-agents' trajectories
+(`subagent_trajectories`, each with a `trajectory_id`): each becomes a run of its own, linked to its
+parent (`config.source.subagent`).
 
 Source: laude-institute/harbor docs/rfcs/0001-trajectory-format.md (v1.4), as mirrored in
 OpenAgentsInc/openagents docs/atif/0001-trajectory-format.md.
@@ -43,19 +45,23 @@ class AtifImporter:
         return "not an ATIF trajectory (no 'schema_version' ATIF-… with 'steps')"
 
     def episode_keys(self, source: Source) -> list[str] | None:
-        return [""]
+        return None  # embedded sub-agent trajectories are episodes too: known only after reading
 
     def read(self, source: Source) -> Iterator[ImportedTrajectory]:
         obj = source.json()
         expect(isinstance(obj, dict), source, "$", "an ATIF trajectory is a JSON object")
-        expect(isinstance(obj.get("steps"), list), source, "steps", "'steps' must be a list")
+        yield from self._document(source, obj, "", None)
+
+    def _document(self, source: Source, obj: dict, base: str, parent: dict | None) -> Iterator[ImportedTrajectory]:
+        """One trajectory and, after it, the sub-agent trajectories embedded in it (v1.7)."""
+        expect(isinstance(obj.get("steps"), list), source, f"{base}steps", "'steps' must be a list")
         agent = obj.get("agent") if isinstance(obj.get("agent"), dict) else {}
         ours = ((agent.get("extra") or {}).get("testbed") or {}) if isinstance(agent.get("extra"), dict) else {}
         steps: list[ImportedStep] = []
         notices: list[ImportedNotice] = []
         task: str | None = None
         for i, st in enumerate(obj["steps"]):
-            at = f"steps[{i}]"
+            at = f"{base}steps[{i}]"
             expect(isinstance(st, dict), source, at, "a step must be an object")
             src, message = st.get("source"), text_of(st.get("message"))
             expect(src in ("system", "user", "agent"), source, f"{at}.source",
@@ -75,18 +81,29 @@ class AtifImporter:
         final = obj.get("final_metrics") if isinstance(obj.get("final_metrics"), dict) else {}
         final_ours = ((final.get("extra") or {}).get("testbed") or {}) if isinstance(final.get("extra"), dict) else {}
         outcome = final_ours.get("outcome") if isinstance(final_ours.get("outcome"), str) else "unknown"
+        sub_id = str(obj.get("trajectory_id") or base.rstrip("."))
+        link = {"subagent": {"trajectory_id": obj.get("trajectory_id"), "parent_session_id": parent.get("session_id"),
+                             "parent_trajectory_id": parent.get("trajectory_id"),
+                             "parent_file": str(source.path.resolve())}} if parent is not None else {}
         yield ImportedTrajectory(
-            key="", name=str(obj.get("session_id") or source.path.stem),
+            key=f"subagent:{sub_id}" if parent is not None else "",
+            name=str(obj.get("session_id") or source.path.stem) + (f"-sub-{sub_id}" if parent is not None else ""),
             scenario=str(ours.get("scenario") or "unknown"),
             model=str(agent.get("model_name") or "unknown"),
             seed=_int(ours.get("seed")), task=task, steps=steps, notices=notices,
             outcome=outcome, reason=str(final_ours.get("reason") or ""),
             source_exit_status={"schema_version": obj.get("schema_version"), **({"testbed": final_ours}
                                                                                   if final_ours else {})},
-            cost_usd=_num(final.get("total_cost_usd")), at="$",
+            cost_usd=_num(final.get("total_cost_usd")), at=base.rstrip(".") or "$",
             metadata={"schema_version": obj.get("schema_version"), "session_id": obj.get("session_id"),
-                      "agent": {k: agent.get(k) for k in ("name", "version", "model_name")}},
+                      "trajectory_id": obj.get("trajectory_id"),
+                      "agent": {k: agent.get(k) for k in ("name", "version", "model_name")}, **link},
             notes=[] if final_ours else ["ATIF records no exit codes and no end state: both unknown"])
+        subs = obj.get("subagent_trajectories")
+        for j, sub in enumerate(subs if isinstance(subs, list) else []):
+            expect(isinstance(sub, dict), source, f"{base}subagent_trajectories[{j}]",
+                   "an embedded sub-agent trajectory must be an object")
+            yield from self._document(source, sub, f"{base}subagent_trajectories[{j}].", obj)
 
     def _agent_step(self, source: Source, st: dict, at: str) -> ImportedStep:
         ours = ((st.get("extra") or {}).get("testbed") or {}) if isinstance(st.get("extra"), dict) else {}
