@@ -822,7 +822,7 @@ def test_auto_detects_the_cli_agent_formats(capsys, tmp_path):
     assert formats == {CODEX.name: "codex", "codex-exec.jsonl": "codex", CODEX_046.name: "codex",
                        "stream.jsonl": "claude-code-stream",
                        "stream-subagent.jsonl": "claude-code-stream", "session.jsonl": "claude-code",
-                       **{p.name: "gemini-cli" for p in GEMINI.glob("*.json")},
+                       **{p.name: "gemini-cli" for p in GEMINI.rglob("*.json*")},
                        **{p.name: "openhands" for p in OPENHANDS.glob("*.json*")}}
     assert err.strip().splitlines()[-1].startswith(f"testbed import: {len(dirs)} imported, 0 skipped, 0 failed")
 
@@ -844,3 +844,26 @@ def test_cli_agent_files_that_are_damaged_name_the_line(capsys, tmp_path):
     bad.write_text(json.dumps({"sessionId": "x", "projectHash": "h", "messages": [{"type": "gemini", "toolCalls": 3}, 7]}))
     code, dirs, err = run_import(capsys, "gemini-cli", str(bad), "--out", str(tmp_path / "runs"))
     assert code == 1 and "messages[1]" in err and "must be an object" in err
+
+
+def test_gemini_cli_jsonl_recording_and_checkpoint_read_to_the_same_turns(capsys, tmp_path):
+    """The JSON-lines recording (2026) and a `/chat save` checkpoint of the real session, assembled
+    by Gemini CLI's own rules (make_gemini_derived.py), import to the turns the JSON file gives."""
+    real = import_one(capsys, tmp_path / "a", "gemini-cli", GEMINI / "session-2025-12-13T19-01-049d9bb6.json")
+    lines = import_one(capsys, tmp_path / "b", "gemini-cli", GEMINI / "derived" / "session-2025-12-13T19-01-049d9bb6.jsonl")
+    saved = import_one(capsys, tmp_path / "c", "gemini-cli", GEMINI / "derived" / "checkpoint-derived.json")
+
+    def turns(events, thinking=True):
+        return [(s.narration.text, s.narration.thinking if thinking else None,
+                 [(c.name, c.arguments) for c in s.tool_calls], [o.output for o in s.observations])
+                for s in by_type(events, "step")]
+    assert turns(lines) == turns(real)
+    assert [(s.usage.input_tokens, s.ts) for s in by_type(lines, "step")] == [
+        (s.usage.input_tokens, s.ts) for s in by_type(real, "step")]  # the later record of each id won
+    assert "never mind" not in json.dumps([n.text for n in by_type(lines, "notice")])  # rewound
+    assert any("rewind" in n for n in lines[0].config["import"]["notes"])
+    assert lines[0].config["source"]["layout"] == "jsonl"
+    assert turns(saved, thinking=False) == turns(real, thinking=False)
+    assert saved[0].config["task"] == real[0].config["task"] and saved[0].config["source"]["layout"] == "checkpoint"
+    user_turns = [n.text for n in by_type(real, "notice") if n.kind == "user_message"]
+    assert [n.text for n in by_type(saved, "notice")] == user_turns
