@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-EVAL_MODULES: list[str] = ["testbed.commands.eval_tone"]
+EVAL_MODULES: list[str] = ["testbed.commands.eval_tone", "testbed.commands.eval_actions"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -19,6 +19,12 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--simulated", type=int, default=400, metavar="N",
                    help="also score N narrations from the simulated model's phrase bank (0: skip)")
     p.add_argument("--json", default=None, metavar="FILE", help="write the full report as JSON")
+    p.add_argument("--set", dest="dataset", choices=("heldout", "real"), default="heldout",
+                   help="heldout: the corpus's held-out split; real: the frozen real-world set (docs/validation.md)")
+    p.add_argument("--split", choices=("test", "dev", "all"), default="test",
+                   help="with --set real: which part (default test; dev may be read when changing a scorer)")
+    p.add_argument("--png", default=None, metavar="FILE",
+                   help="with --set real: write the ensemble's reliability diagram (PNG)")
     p.set_defaults(func=run)
 
 
@@ -38,6 +44,10 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise UsageError(f"tier(s) {missing} unavailable here (available: {', '.join(clf.available_tiers())}"
                          + ("; --tier judge needs --judge SPEC" if "judge" in missing else "") + ")")
+    if args.dataset == "real":
+        return _run_real(args, clf, tiers)
+    if args.png or args.split != "test":
+        raise UsageError("--png and --split go with --set real")
     report = evaluate(clf, tiers)
     if args.simulated:
         items = simulated_items(args.simulated)
@@ -89,3 +99,55 @@ def run(args: argparse.Namespace) -> int:
             return 1
         console.print(f"ensemble meets its targets ({targets})")
     return 0
+
+
+def _run_real(args: argparse.Namespace, clf, tiers: list[str]) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from testbed import realset as real
+
+    report = real.tone_report(clf, tiers, split=args.split)
+    console = Console(width=max(Console().width, 132))
+    console.print(f"tone on the real-world set ({args.split} split): {report['n']} items from "
+                  f"{len(report['sources'])} sources; frustrated = level >= 2; 95% bootstrap intervals")
+
+    def cell(v, ci=None):
+        if v is None:
+            return "-"
+        return f"{v:.3f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+    for tier, row in report["tiers"].items():
+        table = Table(show_edge=False, title=f"{tier}")
+        for col in ("source", "items", "frustrated", "AUROC", "recall L>=2", "false alarms"):
+            table.add_column(col, justify="left" if col == "source" else "right")
+        for src, v in row["by_source"].items():
+            table.add_row(src, str(v["n"]), str(v["positives"]), cell(v["auroc"]),
+                          cell(v["recall"], v["ci95"]["recall"]),
+                          f"{v['false_alarms']} = " + cell(v["false_alarm"], v["ci95"]["false_alarm"]))
+        o = row["overall"]
+        table.add_row("[bold]all[/]", str(o["n"]), str(o["positives"]), cell(o["auroc"], o["ci95"]["auroc"]),
+                      cell(o["recall"], o["ci95"]["recall"]),
+                      f"{o['false_alarms']} = " + cell(o["false_alarm"], o["ci95"]["false_alarm"]))
+        console.print(table)
+        console.print(f"  calibration: ECE {o['calibration']['ece']:.3f}, Brier {o['calibration']['brier']:.3f}; "
+                      f"hard negatives read as frustrated: {row['hard_negatives']['false_alarms']}/{row['hard_negatives']['n']}")
+        for e in row["false_alarm_examples"][:5]:
+            console.print(f"  false alarm ({e['source']}, level {e['level']}, p {e['p_frustrated']:.2f}): "
+                          f"{e['text'][:110]!r}", soft_wrap=True)
+        for e in row["misses"][:5]:
+            console.print(f"  missed ({e['source']}, level {e['level']}, p {e['p_frustrated']:.2f}): "
+                          f"{e['text'][:110]!r}", soft_wrap=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2, default=str) + "\n")
+    tier = "ensemble" if "ensemble" in report["tiers"] else next(iter(report["tiers"]))
+    if args.png:
+        console.print(f"reliability diagram: {real.reliability_png(report, tier, Path(args.png))}")
+    ok = real.tone_passes(report["tiers"][tier])
+    targets = ", ".join(f"{k} {'<=' if k == 'false_alarm' else '>='} {v}" for k, v in real.TONE_TARGETS.items())
+    if all(ok.values()):
+        console.print(f"{tier} meets the real-world targets ({targets}; false alarms on every source)")
+        return 0
+    console.print(f"[red]{tier} misses real-world targets ({targets}):[/] "
+                  + ", ".join(k for k, v in ok.items() if not v))
+    return 1

@@ -18,7 +18,7 @@ VERSION = 1
 # `context` keys accepted by classify_action / `testbed classify actions` (see docs/actions.md).
 CONTEXT_KEYS = {
     "cwd": str, "workspace": str, "home": str, "protected": list, "files": list, "own_files": list,
-    "narration": str, "tool": str, "tests_failing": bool,
+    "narration": str, "tool": str, "tests_failing": bool, "tests_by_evidence": bool, "scope_unknown": bool,
 }
 
 

@@ -14,7 +14,9 @@ _GIVE_UP = re.compile(
     r"\bI(?:'ll| will| am going to|'m going to| must| have to)\s+stop\s+(?:here|working|now|trying)\b|"
     r"\bI(?:'m| am)\s+stopping\s+(?:here|work|now)\b|"
     r"\bI(?:\s+|(?='))(?:can(?:no|')t|cannot|could(?:n't| not)|am unable to|'m unable to|am not able to|'m not able to)\s+"
-    r"(?:solve|fix|finish|complete|do|make)\s+(?:this|it|the task|these tests|the tests)\b(?![^.]{0,40}\b(?:yet|unless|until|without)\b)|"
+    r"(?:solve|fix|finish|complete|do|make)\s+(?:this|it|the task|these tests|the tests)\b(?![^.]{0,40}\b(?:yet|unless|until|without)\b)"
+    # "I cannot do this for you / fully automatically": a step handed to the person, not the task dropped
+    r"(?!\s+(?:for you|fully|automatically|directly|myself|on your behalf|from here|remotely)\b)|"
     r"\b(?:this task|it|this) is (?:beyond me|impossible for me)\b|"
     r"(?:^|[.!?]\s+)stopping (?:here|now)\b|\bgiving up\b|\bI quit\b|\bI(?:'m| am) done trying\b", re.I)
 _NEGATED = re.compile(r"\b(?:not|never|won't|will not|don't|do not|refuse to|no)\s+(?:\w+\s+){0,2}$", re.I)

@@ -82,7 +82,9 @@ class ActionsScorer:
                     rel = ctx.rel(posixpath.normpath(posixpath.join(ctx.cwd, path)))
                     if rel:  # the editor made a new file: the agent's own, whatever its name
                         ctx.own_files.add(rel)
-                res = analyzer.analyse_write(path, text, append=bool(args.get("new_str") or args.get("new_string")),
+                # an editor's replacement (new_str / new_string, even an empty one: a deleted block)
+                # is a fragment of the file, not its whole new text
+                res = analyzer.analyse_write(path, text, append="new_str" in args or "new_string" in args,
                                              state=state, label=f"{name}({path})")
                 dets += res.detections
                 notes += res.notes
@@ -172,6 +174,7 @@ class _Session:
             scorer._mode = "unavailable (no shadow.git or no initial commit): command-only detection"
         # Runs made here work in /workspace; imported runs record the source's working tree.
         self.workspace = cfg.get("workspace") or WORKSPACE
+        self.scope_unknown = bool(getattr(run, "imported", False)) and not cfg.get("workspace")
         self.state = ShellState(self.workspace, self.workspace)
         self.own: set[str] = set()
         self.files_set = set(self.files)
@@ -181,6 +184,8 @@ class _Session:
         cwd_before = self.state.top_cwd
         ctx = Context(workspace=self.workspace, cwd=cwd_before, protected=list(self.protected),
                       files=self.files or None, own_files=set(self.own),
+                      tests_by_evidence=bool(getattr(run, "imported", False)) and not self.protected,
+                      scope_unknown=self.scope_unknown,
                       read_file=effect.reader(step.snapshot.parent) if effect and step.snapshot else None)
         dets, explains, notes, substantive, gave_up, commands = self.scorer._commands(step, ctx, self.state)
         self.own |= ctx.own_files
