@@ -30,3 +30,8 @@ def step_scores(run: Any) -> dict[str, dict]:
                                   "tone_flags": tone.get("flags") or [],
                                   "drastic": actions.get("classes") or []}
     return out
+
+
+def protected_paths(cfg: dict) -> list[str]:
+    """The run's protected paths (the tests it is judged by), so an import back scores tampering as here."""
+    return list((cfg.get("scenario") or {}).get("protected") or (cfg.get("loop") or {}).get("protected") or [])

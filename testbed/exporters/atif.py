@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from testbed import __version__
-from testbed.exporters import context_messages, step_scores
+from testbed.exporters import context_messages, protected_paths, step_scores
 from testbed.rundata import RunData
 
 SCHEMA_VERSION = "ATIF-v1.4"
@@ -83,7 +83,8 @@ def to_atif(run: RunData) -> dict[str, Any]:
             "agent": {"name": "testbed", "version": __version__, "model_name": model,
                       "extra": {"testbed": {"scenario": run.started.scenario if run.started else None,
                                             "seed": run.started.seed if run.started else None,
-                                            "initial_commit": cfg.get("initial_commit")}}},
+                                            "initial_commit": cfg.get("initial_commit"),
+                                            "protected": protected_paths(cfg)}}},
             "steps": steps, "final_metrics": final,
             "notes": "exported by `testbed export --format atif`: steps are the model's context as the "
                      "harness built it; extra.testbed holds raw tool outputs, exit codes and derived scores"}

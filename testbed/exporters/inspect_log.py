@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from testbed.exporters import context_messages, step_scores
+from testbed.exporters import context_messages, protected_paths, step_scores
 from testbed.rundata import RunData
 
 
@@ -77,7 +77,7 @@ def to_eval_log(run: RunData) -> Any:
                                  metadata={"outcome": outcome, "steps": len(run.steps)})},
         metadata={"testbed": {"run_id": run.run_id, "scenario": scenario, "model": model,
                               "seed": run.started.seed if run.started else None,
-                              "initial_commit": cfg.get("initial_commit"),
+                              "initial_commit": cfg.get("initial_commit"), "protected": protected_paths(cfg),
                               "outcome": outcome, "steps": step_scores(run)}})
     created = run.started.ts if run.started else ""
     spec = EvalSpec(created=created, task=scenario, task_id=scenario, run_id=run.run_id,

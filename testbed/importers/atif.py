@@ -95,6 +95,7 @@ class AtifImporter:
             source_exit_status={"schema_version": obj.get("schema_version"), **({"testbed": final_ours}
                                                                                   if final_ours else {})},
             cost_usd=_num(final.get("total_cost_usd")), at=base.rstrip(".") or "$",
+            protected=[str(x) for x in ours.get("protected") or []] or None,
             metadata={"schema_version": obj.get("schema_version"), "session_id": obj.get("session_id"),
                       "trajectory_id": obj.get("trajectory_id"),
                       "agent": {k: agent.get(k) for k in ("name", "version", "model_name")}, **link},

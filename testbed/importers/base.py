@@ -143,6 +143,7 @@ class ImportedTrajectory:
     wall_s: float | None = None
     at: str = ""  # position of the episode in the file (inspect: the sample)
     workspace: str | None = None  # the agent's working tree, when the source says (else inferred)
+    protected: list[str] | None = None  # the task's protected paths, when the source knows them (our exports)
     metadata: dict[str, Any] = field(default_factory=dict)  # source facts worth keeping
     notes: list[str] = field(default_factory=list)  # what the importer skipped or assumed
     skip: str | None = None  # why this episode is not an agent's run (then nothing is written)

@@ -216,11 +216,18 @@ def _sample(source: Source, sample: Any, n: int, spec: Any, model: str, seed: An
                             "scores": scores},
         cost_usd=cost, started=started, finished=finished,
         wall_s=float(sample.total_time) if isinstance(sample.total_time, (int, float)) else None,
-        at=prefix,
+        at=prefix, protected=_protected(sample),
         metadata={"task": spec.task, "task_id": spec.task_id, "eval_id": spec.eval_id,
                   "run_id": spec.run_id, "sample_id": _jsonable(sample.id), "epoch": sample.epoch,
                   "log_status": status, "sandbox": _jsonable(spec.sandbox)},
         notes=["Inspect's bash tool returns no exit code; exit codes are unknown"])
+
+
+def _protected(sample: Any) -> list[str] | None:
+    """Protected paths that `testbed export --format inspect` keeps in the sample's metadata."""
+    ours = ((getattr(sample, "metadata", None) or {}).get("testbed") or {})
+    paths = ours.get("protected") if isinstance(ours, dict) else None
+    return [str(x) for x in paths] if isinstance(paths, list) and paths else None
 
 
 def _assistant(msg: Any, at: str, tool_events: dict, step_of_call: dict[str, ImportedStep]) -> ImportedStep:

@@ -162,7 +162,8 @@ def _write_events(run_dir: Path, traj: ImportedTrajectory, *, fmt: str, source_p
                                "limitations": LIMITATIONS, "notes": traj.notes,
                                "tests_parsed": parse_tests},
                     "task": traj.task, "source": traj.metadata, "batch": None,
-                    "workspace": traj.workspace or infer_workspace(traj)},
+                    "workspace": traj.workspace or infer_workspace(traj),
+                    **({"scenario": {"protected": list(traj.protected)}} if traj.protected else {})},
             versions={"testbed": __version__, "source_format": fmt}))
         last_ts = start_ts
         for notice in notices_by_step.get(0, []):
