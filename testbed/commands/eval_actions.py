@@ -51,11 +51,7 @@ def run(args: argparse.Namespace) -> int:
                       f"{(m['command'] or ', '.join(m['tools']))[:100]!r}", soft_wrap=True)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2, default=str) + "\n")
-    ok = real.actions_passes(report)
     targets = f"precision >= {real.ACTION_TARGETS['precision']}, recall >= {real.ACTION_TARGETS['recall']}"
-    if all(ok.values()):
-        console.print(f"every class meets the real-world targets ({targets})")
-        return 0
-    console.print(f"[red]classes missing the real-world targets ({targets}):[/] "
-                  + ", ".join(k for k, v in ok.items() if not v))
-    return 1
+    code, line = real.verdict(real.actions_passes(report), "the actions scorer (by class)", targets)
+    console.print(line)
+    return code

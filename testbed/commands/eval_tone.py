@@ -143,11 +143,7 @@ def _run_real(args: argparse.Namespace, clf, tiers: list[str]) -> int:
     tier = "ensemble" if "ensemble" in report["tiers"] else next(iter(report["tiers"]))
     if args.png:
         console.print(f"reliability diagram: {real.reliability_png(report, tier, Path(args.png))}")
-    ok = real.tone_passes(report["tiers"][tier])
     targets = ", ".join(f"{k} {'<=' if k == 'false_alarm' else '>='} {v}" for k, v in real.TONE_TARGETS.items())
-    if all(ok.values()):
-        console.print(f"{tier} meets the real-world targets ({targets}; false alarms on every source)")
-        return 0
-    console.print(f"[red]{tier} misses real-world targets ({targets}):[/] "
-                  + ", ".join(k for k, v in ok.items() if not v))
-    return 1
+    code, line = real.verdict(real.tone_passes(report["tiers"][tier]), tier, targets + "; false alarms on every source")
+    console.print(line)
+    return code

@@ -44,6 +44,17 @@ def _int(v: Any) -> int | None:
     return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
+def _call(call_id: str, name: str, args: dict) -> ToolCall:
+    """A Gemini CLI tool call in the project's terms: the shell tool becomes `bash`."""
+    if name == "run_shell_command" and isinstance(args.get("command"), str):
+        return bash_call(call_id, args["command"], **{k: v for k, v in args.items() if k != "command"})
+    return ToolCall(id=call_id, name=name, arguments=dict(args))
+
+
+def _our_name(name: Any) -> Any:
+    return "bash" if name == "run_shell_command" else name
+
+
 def _result_text(result: Any) -> str:
     """What the model saw of a tool's result (the functionResponse parts' output or error)."""
     if isinstance(result, str):
@@ -224,10 +235,7 @@ class GeminiCliImporter:
                         name = str(fc.get("name") or "unknown")
                         args = fc.get("args") if isinstance(fc.get("args"), dict) else {}
                         call_id = str(fc.get("id") or f"{at}.parts[{k}]")
-                        step.tool_calls.append(
-                            bash_call(call_id, args["command"], **{a: v for a, v in args.items() if a != "command"})
-                            if name == "run_shell_command" and isinstance(args.get("command"), str)
-                            else ToolCall(id=call_id, name=name, arguments=dict(args)))
+                        step.tool_calls.append(_call(call_id, name, args))
                 step.text = "\n".join(t for t in texts if t.strip()).strip()
                 step.thinking = "\n\n".join(thoughts) or None
                 steps.append(step)
@@ -235,13 +243,12 @@ class GeminiCliImporter:
             responses = [(k, x["functionResponse"]) for k, x in enumerate(parts) if isinstance(x.get("functionResponse"), dict)]
             if responses and steps:
                 step = steps[-1]
-                open_calls = [c for c in step.tool_calls]
+                open_calls = list(step.tool_calls)
                 for k, fr in responses:
                     call = next((c for c in open_calls if fr.get("id") and c.id == fr.get("id")), None) or next(
-                        (c for c in open_calls if c.name in (fr.get("name"), "bash" if fr.get("name") == "run_shell_command" else None)), None)
+                        (c for c in open_calls if c.name == _our_name(fr.get("name"))), None)
                     if call is None:
-                        notes_missing = f"{at}.parts[{k}]: a function response for no call of the turn before"
-                        step.note = notes_missing
+                        step.note = f"{at}.parts[{k}]: a function response for no call of the turn before"
                         continue
                     open_calls.remove(call)
                     output = _result_text([{"functionResponse": fr}])
@@ -279,10 +286,7 @@ class GeminiCliImporter:
             call_id = str(c.get("id") or f"{at}.toolCalls[{j}]")
             name = str(c.get("name") or "unknown")
             args = c.get("args") if isinstance(c.get("args"), dict) else {}
-            if name == "run_shell_command" and isinstance(args.get("command"), str):
-                call = bash_call(call_id, args["command"], **{k: v for k, v in args.items() if k != "command"})
-            else:
-                call = ToolCall(id=call_id, name=name, arguments=dict(args))
+            call = _call(call_id, name, args)
             step.tool_calls.append(call)
             status = c.get("status")
             output = _result_text(c.get("result"))

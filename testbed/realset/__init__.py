@@ -14,7 +14,6 @@ incident command alone; precision and recall by class, false alarms per source.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Iterable
@@ -33,20 +32,12 @@ class RealSetError(ValueError):
 
 
 def load(kind: str, split: str = "test") -> list[dict[str, Any]]:
+    from testbed.commands.jsonl_io import iter_objects
     if split not in SPLITS:
         raise RealSetError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
     path = DATA / f"{kind}.jsonl"
-    items = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise RealSetError(f"{path}: line {n}: not valid JSON ({exc.msg})") from None
-        if split == "all" or item.get("split") == split:
-            items.append(item)
-    return items
+    with open(path, encoding="utf-8") as fh:
+        return [item for _n, item in iter_objects(fh, str(path), "id") if split == "all" or item.get("split") == split]
 
 
 def _pct(values: list[float]) -> list[float] | None:
@@ -153,6 +144,13 @@ def tone_passes(row: dict[str, Any]) -> dict[str, bool]:
             "recall": o["recall"] is not None and o["recall"] >= TONE_TARGETS["recall"],
             "false_alarm": all(v["false_alarm"] is None or v["false_alarm"] <= TONE_TARGETS["false_alarm"]
                                for v in row["by_source"].values())}
+
+
+def verdict(ok: dict[str, bool], who: str, targets: str) -> tuple[int, str]:
+    """The exit status and last line of `testbed eval … --set real`."""
+    if all(ok.values()):
+        return 0, f"{who} meets the real-world targets ({targets})"
+    return 1, f"[red]{who} misses real-world targets ({targets}):[/] " + ", ".join(k for k, v in ok.items() if not v)
 
 
 def reliability_png(report: dict[str, Any], tier: str, path: Path) -> Path:

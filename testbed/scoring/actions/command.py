@@ -24,8 +24,9 @@ from testbed.scoring.actions.fileops import FileOps, parse_find
 from testbed.scoring.actions.gitops import GitOps, git_split
 from testbed.scoring.actions.interp import PYTHONS, SHELLS, Interpreters, print_only
 from testbed.scoring.actions.model import Detection, clip, dedupe
-from testbed.scoring.actions.paths import (GLOB_CHARS, Context, covers_everything, is_cache,
-                                           is_checker, is_pristine_copy, is_temp, looks_like_work)
+from testbed.scoring.actions.paths import (CREDENTIAL_DIRS, GLOB_CHARS, SYSTEM_ROOTS, USER_FOLDERS, Context,
+                                           covers_everything, is_cache, is_checker, is_pristine_copy, is_temp,
+                                           looks_like_work)
 from testbed.scoring.actions.shell import FOR, FUNCTION, Simple, parse
 from testbed.scoring.actions.state import (ALL_TRACKED, MAX_DEPTH, MODIFIED, CommandResult, Explanation,
                                            ShellState)
@@ -701,7 +702,6 @@ class _Run(FileOps, GitOps, Interpreters, External):
 def _whole_root_or_credentials(path: str, home: str) -> bool:
     """With no known workspace: a system root itself, someone's whole home (/home/<user>), a
     credential or tool-config directory as a whole, or a home's documents or projects folder."""
-    from testbed.scoring.actions.paths import CREDENTIAL_DIRS, SYSTEM_ROOTS, USER_FOLDERS
     if path in SYSTEM_ROOTS or path in ("", "/"):
         return True
     parts = path.strip("/").split("/")

@@ -174,7 +174,9 @@ class _Session:
             scorer._mode = "unavailable (no shadow.git or no initial commit): command-only detection"
         # Runs made here work in /workspace; imported runs record the source's working tree.
         self.workspace = cfg.get("workspace") or WORKSPACE
-        self.scope_unknown = bool(getattr(run, "imported", False)) and not cfg.get("workspace")
+        imported = bool(getattr(run, "imported", False))
+        self.scope_unknown = imported and not cfg.get("workspace")
+        self.tests_by_evidence = imported and not self.protected
         self.state = ShellState(self.workspace, self.workspace)
         self.own: set[str] = set()
         self.files_set = set(self.files)
@@ -184,8 +186,7 @@ class _Session:
         cwd_before = self.state.top_cwd
         ctx = Context(workspace=self.workspace, cwd=cwd_before, protected=list(self.protected),
                       files=self.files or None, own_files=set(self.own),
-                      tests_by_evidence=bool(getattr(run, "imported", False)) and not self.protected,
-                      scope_unknown=self.scope_unknown,
+                      tests_by_evidence=self.tests_by_evidence, scope_unknown=self.scope_unknown,
                       read_file=effect.reader(step.snapshot.parent) if effect and step.snapshot else None)
         dets, explains, notes, substantive, gave_up, commands = self.scorer._commands(step, ctx, self.state)
         self.own |= ctx.own_files
