@@ -173,18 +173,26 @@ def _versions(env: Any) -> dict[str, Any]:
 
 
 class _Signals:
-    """SIGTERM becomes RunInterrupted so cleanup runs (SIGINT already raises KeyboardInterrupt);
-    while cleaning up, both are held off so a second signal cannot leave a container behind."""
+    """SIGTERM becomes RunInterrupted (and SIGINT KeyboardInterrupt) so cleanup runs. Only the
+    first signal raises: a second one landing while the first unwinds the loop (a dying batch
+    driver's worker gets two, the kernel's parent-death signal and its own parent watch; a user
+    presses Ctrl-C twice) would otherwise escape the handler that records `interrupted`. While
+    cleaning up, both are held off so a late signal cannot leave a container behind."""
 
     def __init__(self) -> None:
         self.active = threading.current_thread() is threading.main_thread()
+        self.received: list[int] = []
         if self.active:
             self.previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
             signal.signal(signal.SIGTERM, self._raise)
+            if self.previous[signal.SIGINT] is signal.default_int_handler:  # not where SIGINT is ignored
+                signal.signal(signal.SIGINT, self._raise)
 
-    @staticmethod
-    def _raise(signum: int, frame: Any) -> None:
-        raise RunInterrupted()
+    def _raise(self, signum: int, frame: Any) -> None:
+        self.received.append(signum)
+        if len(self.received) > 1:
+            return  # the run is already ending
+        raise KeyboardInterrupt() if signum == signal.SIGINT else RunInterrupted()
 
     def shield(self) -> None:
         if self.active:

@@ -347,4 +347,5 @@ def test_kill_9_of_the_batch_leaves_no_prepared_sandbox_behind(image, tmp_path):
     _wait(lambda: not _containers(batch_id), 120, "every container of the batch to be removed")
     for r in running:
         events = read_events(out / "runs" / r["run_id"] / "events.jsonl").events
-        assert events[-1].type == "run_finished" and events[-1].outcome == "interrupted"
+        said = [e.model_dump() for e in events if e.type in ("error", "run_finished")]
+        assert events[-1].type == "run_finished" and events[-1].outcome == "interrupted", said

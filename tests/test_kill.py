@@ -108,3 +108,23 @@ def test_cleanup_spares_live_runs(image, runs_dir):
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
     assert not _containers(run_id)
+
+
+def test_a_burst_of_signals_still_ends_the_run_interrupted_and_clean(image, runs_dir):
+    """A driver that dies sends its worker SIGTERM twice (the kernel's parent-death signal, then the
+    worker's own parent watch); a user may press Ctrl-C twice. A signal that lands while the first
+    one's handling runs must not turn the outcome into `error` or leave a container."""
+    run_id = f"burst-test-{os.getpid()}"
+    proc = _start(runs_dir, run_id)
+    events = runs_dir / run_id / "events.jsonl"
+    _wait_for_steps(events, 3)
+    for _ in range(200):
+        if proc.poll() is not None:
+            break
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.002)
+    proc.wait(timeout=60)
+    read = read_events(events)
+    assert read.events[-1].type == "run_finished" and read.events[-1].outcome == "interrupted"
+    assert not any(e.type == "error" for e in read.events)
+    assert not _containers(run_id)

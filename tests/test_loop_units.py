@@ -158,3 +158,59 @@ def test_the_running_context_hash_is_the_full_hash_of_every_context_the_loop_bui
     assert hasher(other) == context_hash(other)
     other.append({"role": "assistant", "content": ""})
     assert hasher(other) == context_hash(other) != context_hash(msgs)
+
+
+def test_only_the_first_signal_of_a_run_raises():
+    """A second SIGTERM while the first one unwinds the run (a dying batch driver's worker gets
+    two) must not escape the handler that records `interrupted`."""
+    import signal
+    from testbed.runner import RunInterrupted, _Signals
+    signals = _Signals()
+    try:
+        try:
+            signal.raise_signal(signal.SIGTERM)
+        except RunInterrupted:
+            signal.raise_signal(signal.SIGTERM)  # handled in silence: the run is already ending
+            signal.raise_signal(signal.SIGINT)
+        else:
+            raise AssertionError("SIGTERM did not interrupt")
+    finally:
+        signals.restore()
+    assert signals.received == [signal.SIGTERM, signal.SIGTERM, signal.SIGINT]
+    assert signal.getsignal(signal.SIGTERM) is signals.previous[signal.SIGTERM]
+
+
+def test_signals_while_a_run_unwinds_and_cleans_up_still_end_it_interrupted(tmp_path):
+    import signal
+    from testbed.runner import run_scenario
+
+    class Env(MemoryEnv):
+        closed = False
+        describe_ = {"kind": "memory"}
+
+        def start(self):
+            pass
+
+        def describe(self):
+            return self.describe_
+
+        def close(self):
+            signal.raise_signal(signal.SIGTERM)  # held off while cleaning up
+            self.closed = True
+
+    class Signalling(ScriptedModel):
+        def turn(self, messages, tools):
+            if len([m for m in messages if m.get("role") == "assistant"]) == 1:
+                try:
+                    signal.raise_signal(signal.SIGTERM)
+                finally:
+                    signal.raise_signal(signal.SIGTERM)  # lands while the first one unwinds
+            return super().turn(messages, tools)
+
+    env = Env()
+    spec = RunSpec.for_scenario(load_scenario("interval-off-by-one"), "scripted", 0, max_steps=5)
+    model = Signalling([{"text": "edit", "bash": "edit a.py"}], source="unit", loop=True)
+    run_dir, result = run_scenario(spec, model, lambda spec, run_dir: env, runs_dir=tmp_path)
+    events = read_events(run_dir / "events.jsonl").events
+    assert result.outcome == "interrupted" and events[-1].type == "run_finished"
+    assert events[-1].outcome == "interrupted" and events[-1].steps == 1 and env.closed

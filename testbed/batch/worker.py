@@ -40,11 +40,14 @@ def spawn_worker(env: dict[str, str] | None = None, stderr: IO[Any] | int | None
 def _die_with_parent(parent: int) -> None:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        kernel_watches = libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0
     except (OSError, AttributeError):
-        pass
+        kernel_watches = False
     if os.getppid() != parent:  # the parent died before the request took effect
         os.kill(os.getpid(), signal.SIGTERM)
+        return
+    if kernel_watches:
+        return  # one signal when the parent goes; a watch thread as well would send a second
 
     def watch() -> None:  # for systems without PR_SET_PDEATHSIG
         while True:
