@@ -65,7 +65,7 @@ def test_local_small_runs_in_the_real_sandbox_and_its_server_is_stopped(image, r
     request = events[0].config["request"]
     assert request["provider"] == "local" and request["title"] == "SmolLM2-135M-Instruct Q4_1"
     assert request["gguf_sha256"].startswith("b179c952") and request["temperature"] == 0.7
-    assert request["max_tokens"] == 512 and request["seed"] == "run_seed" and request["api"] == "chat.completions"
+    assert request["max_tokens"] == 512 and request["seed"] == "run_seed*1000+step" and request["api"] == "chat.completions"
     steps = [e for e in events if e.type == "step"]
     assert 1 <= len(steps) <= 3
     for s in steps:

@@ -73,7 +73,9 @@ def test_shell_protocol_on_the_wire(monkeypatch):
         assert body["stop"] == protocol.STOP and "tools" not in body
         system = body["messages"][0]["content"]
         assert system.startswith("SYSTEM") and "exactly one shell command" in system and TEST_CMD in system
-        assert "give_up" in system
+        assert "give_up" in system and "The repository's files: intervals/core.py." in system
+        assert "cat > path <<'EOF'" in system
+        assert protocol.REMINDER not in str(body["messages"])   # the first request needs no reminder
         assert [c.name for c in t.tool_calls] == ["bash"] and t.text.endswith("```")
         assert m.describe()["protocol"] == "shell" and "Nothing ran" in m.no_action_text
     with pytest.raises(ModelSpecError, match="protocol"):
@@ -91,11 +93,85 @@ def test_a_shell_protocol_run_records_its_protocol_and_corrects_a_reply_without_
         api.add(chat_reply("Checking.\n```bash\npython3 -m pytest -q tests\n```"))
         run_dir, result = run("interval-off-by-one", f"openai-compatible:{api.url}/v1:fake@protocol=shell,{FAST}",
                               seed=0, runs_dir=tmp_path, env="local", max_steps=3)
+        sent_first = api.requests[0].body["messages"]
         sent_third = api.requests[2].body["messages"]
     loaded = load_run(run_dir)
-    assert loaded.started.config["request"]["protocol"] == "shell"
+    request = loaded.started.config["request"]
+    assert request["protocol"] == "shell" and request["shell_reminder"] == protocol.REMINDER
+    # recorded with placeholders, filled from the run's config as the prompt it was sent
+    assert "The repository's files: {files}." in request["shell_prompt"] and "`{test_command}`" in request["shell_prompt"]
+    assert "\n\n" + protocol.fill_recorded(request["shell_prompt"], TEST_CMD, loaded.started.config["files"]) \
+        in sent_first[0]["content"]
+    listing = sent_first[0]["content"].split("The repository's files: ", 1)[1].split(".\n", 1)[0]
+    assert listing.index("intervals/") < listing.index("tests/")             # code before tests
+    assert sent_third[-1]["content"].endswith(protocol.REMINDER)
+    assert str(sent_third).count(protocol.REMINDER) == 1
     steps = loaded.steps
     assert [c.name for c in steps[0].tool_calls] == ["bash"] and steps[1].tool_calls == []
     assert [c.name for c in steps[2].tool_calls] == ["run_tests"]
     assert any("Nothing ran" in str(msg.get("content")) for msg in sent_third)
     assert result.outcome == "budget_exhausted"
+
+
+def test_the_file_listing_puts_code_first_and_stays_short():
+    files = [f"tests/test_{i}.py" for i in range(3)] + ["conftest.py", "pkg/b.py", "pkg/a.py", "README.md"]
+    assert protocol.files_listing(files) == ("README.md, pkg/a.py, pkg/b.py, conftest.py, tests/test_0.py, "
+                                             "tests/test_1.py, tests/test_2.py")
+    many = [f"m{i:03d}.py" for i in range(protocol.MAX_FILES + 5)]
+    assert protocol.files_listing(many).endswith(f"m{protocol.MAX_FILES - 1:03d}.py and 5 more")
+    assert protocol.files_listing([]) == "(none)"
+    assert "{files}" in protocol.shell_prompt(TEST_CMD, True)        # recorded form: a placeholder
+    # a prompt recorded before the placeholders named the default test command, not the scenario's
+    old = "- To run the tests: `python3 -m pytest -q` (the tests are graded exactly this way)."
+    assert protocol.fill_recorded(old, TEST_CMD, []) == old.replace("python3 -m pytest -q", TEST_CMD)
+    assert "a.py" in protocol.shell_prompt(TEST_CMD, False, ["a.py"]) and "give_up" not in \
+        protocol.shell_prompt(TEST_CMD, False, ["a.py"])
+
+
+def test_the_reminder_goes_only_on_requests_after_the_first():
+    first = [{"role": "system", "content": "S"}, {"role": "user", "content": "fix it"}]
+    assert protocol.with_reminder(first) == first
+    later = first + [{"role": "assistant", "content": "x"}, {"role": "user", "content": "[bash output]\nok"}]
+    sent = protocol.with_reminder(later)
+    assert sent[-1]["content"] == "[bash output]\nok\n\n" + protocol.REMINDER and later[-1]["content"].endswith("ok")
+
+
+class _NoServer:
+    proc = None
+
+
+def test_each_step_is_sampled_with_its_own_seed(monkeypatch):
+    """llama.cpp reseeds its sampler from each request: one seed for every step gave a stuck model the
+    same reply to the same context again and again."""
+    from testbed.models.api import ApiModel
+    from testbed.models.local import LocalModel
+    ctx = ModelContext(run_id="r", seed=3, scenario="s", protected=["tests"], files=["a.py"],
+                       give_up_tool=True, test_command=TEST_CMD)
+    seeds = {}
+    for options in ({}, {"seed": 7}):
+        with FakeAPI() as api:
+            for _ in range(2):
+                api.add(chat_reply("Reading.\n```bash\ncat a.py\n```"))
+            m = LocalModel("local", "local", dict(options))
+            ApiModel.start(m, ctx)          # the real client, with this server instead of llama.cpp's
+            m.server, m.base_url = _NoServer(), f"{api.url}/v1"
+            history = [{"role": "system", "content": "S"}, {"role": "user", "content": "fix it"}]
+            for _ in range(2):
+                t = m.turn(history, tool_specs(True))
+                history += [{"role": "assistant", "content": t.text},
+                            {"role": "user", "content": "[bash output]\nsame"}]
+            seeds[str(options)] = [r.body["seed"] for r in api.requests]
+            described = m.describe()["seed"]
+        assert described == ("run_seed*1000+step" if not options else 7)
+    assert seeds == {"{}": [3001, 3002], "{'seed': 7}": [7, 7]}
+
+
+def test_code_shown_in_a_python_block_is_told_how_to_write_the_file():
+    files = ["tests/test_core.py", "intervals/core.py", "intervals/util.py"]
+    reply = "The fix in intervals/util.py:\n```python\ndef merge(a, b):\n    return a\n```"
+    assert protocol.parse_shell(reply, NAMES, TEST_CMD, "t").calls == []
+    text = protocol.correction(files, reply)
+    assert "not written to any file" in text and "cat > intervals/util.py <<'EOF'" in text
+    # a file it did not name: the first code file, never a test
+    assert "cat > intervals/core.py" in protocol.correction(files, "```diff\n-a\n+b\n```")
+    assert "Nothing ran: your reply needs" in protocol.correction(files, "I will think.")

@@ -118,6 +118,8 @@ class ApiModel:
         else:
             self.price = self._default_price()
         self.seed: int | None = None
+        self.step = 1                  # the step the request being made belongs to
+        self.last_reply: str | None = None
         self.rng = random.Random(0)
         self.raw_replies: list[Any] = []  # per assistant turn, for providers that replay items
 
@@ -128,8 +130,10 @@ class ApiModel:
         self.rng = random.Random(f"{ctx.run_id}:retry")
         self.window = ContextWindow(self.window.max_tokens, reserve=self.window.reserve)
         self.raw_replies = []
+        self.step, self.last_reply = 1, None
 
     def turn(self, messages: list[Message], tools: list[dict[str, Any]]) -> Turn:
+        self.step = 1 + sum(1 for m in messages if m.get("role") == "assistant")
         full = self._with_raw(messages)
         kept = self.window.select(full)
         t0 = time.monotonic()
@@ -170,7 +174,7 @@ class ApiModel:
     @property
     def no_action_text(self) -> str | None:
         """What the agent is told after a reply that did nothing (None: the loop's default)."""
-        return protocol.correction(self.files) if self.protocol == protocol.SHELL else None
+        return protocol.correction(self.files, self.last_reply) if self.protocol == protocol.SHELL else None
 
     # -- for providers ----------------------------------------------------------------------------
     def _request(self, messages: list[Message], tools: list[dict[str, Any]]) -> Reply:
@@ -217,6 +221,7 @@ class ApiModel:
         note = None
         if self.protocol == protocol.SHELL:
             reply.text = protocol.close_fence(reply.text)
+        self.last_reply = reply.text
         if not calls and self.text_tools:
             prefix = f"text_{len(self.raw_replies)}"
             parsed = (protocol.parse_shell(reply.text, tool_names, self.test_command, prefix)

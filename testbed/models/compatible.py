@@ -30,6 +30,7 @@ class ChatCompletionsModel(ApiModel):
     token_param = "max_tokens"       # OpenAI itself wants max_completion_tokens
     sends_seed = True
     text_result = TEXT_RESULT        # how results of calls parsed from text go back
+    shell_reminder = True            # the shell protocol's format reminder on requests after the first
 
     def __init__(self, spec: str, model: str, base_url: str | None, options: dict[str, Any],
                  key: str | None, context: int | None = 128_000, max_tokens: int = 4096,
@@ -61,7 +62,9 @@ class ChatCompletionsModel(ApiModel):
             params["extra_body"] = self.extra_body
         if self.protocol == protocol.SHELL:
             params["stop"] = protocol.STOP
-            params["shell_prompt"] = protocol.shell_prompt(self.test_command, True).strip()
+            # recorded with placeholders: the run's test command and files are in its config
+            params["shell_prompt"] = protocol.shell_prompt(protocol.TEST_COMMAND_SLOT, True).strip()
+            params["shell_reminder"] = protocol.REMINDER if self.shell_reminder else None
         return params
 
     def chat_messages(self, messages: list[Message], tools: list[dict[str, Any]]
@@ -69,11 +72,16 @@ class ChatCompletionsModel(ApiModel):
         """The Chat Completions messages and tools one request sends (the shell protocol's format
         joins the system prompt, and its requests carry no tools)."""
         if self.protocol == protocol.SHELL:
-            suffix = protocol.shell_prompt(self.test_command, any(t["name"] == "give_up" for t in tools))
+            suffix = self.shell_suffix(any(t["name"] == "give_up" for t in tools))
             if messages and messages[0].get("role") == "system":
                 messages = [{**messages[0], "content": str(messages[0].get("content") or "") + suffix}, *messages[1:]]
-            tools = []
+            chat = to_chat(messages, self.text_result)
+            return (protocol.with_reminder(chat) if self.shell_reminder else chat), []
         return to_chat(messages, self.text_result), tools
+
+    def shell_suffix(self, give_up: bool) -> str:
+        """The shell protocol's part of the system prompt."""
+        return protocol.shell_prompt(self.test_command, give_up, self.files)
 
     def _request(self, messages: list[Message], tools: list[dict[str, Any]]) -> Reply:
         chat, tools = self.chat_messages(messages, tools)

@@ -48,7 +48,8 @@ GIVE_UP_HINT = '\n- To stop because you cannot finish, reply with {"name": "give
 LOCAL_MODELS: dict[str, dict[str, Any]] = {
     # n_ctx: prompt + reply. On a few CPU cores an 8k prompt that misses the prefix cache already
     # takes a minute or more to read, so neither model gets more, though Qwen was trained on 32k.
-    "local": {"n_ctx": 8192, "max_tokens": 768, "temperature": 0.7},
+    # max_tokens: a whole source file, rewritten with `cat > path <<'EOF'`, fits one reply.
+    "local": {"n_ctx": 8192, "max_tokens": 1024, "temperature": 0.7},
     "local-small": {"n_ctx": 8192, "max_tokens": 512, "temperature": 0.7},
 }
 START_TIMEOUT_S = 300.0
@@ -174,6 +175,17 @@ class LocalModel(ChatCompletionsModel):
                            "text_tools_hint_note": "appended to the system prompt; the give_up line only "
                                                    "when the give_up tool is offered"})
         return params
+
+    def _seed_sent(self) -> int | None:
+        # llama.cpp resets its sampler to the request's seed: one seed for every request made the
+        # same reply to the same context again, so a stuck model stayed stuck verbatim. Each step
+        # gets its own seed, still a function of the run's seed (the run stays reproducible).
+        if "seed" in self.options:
+            return self.options["seed"]
+        return None if self.seed is None else self.seed * 1000 + self.step
+
+    def _seed_described(self) -> int | str | None:
+        return self.options["seed"] if "seed" in self.options else "run_seed*1000+step"
 
     def start(self, ctx: ModelContext) -> None:
         super().start(ctx)

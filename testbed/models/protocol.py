@@ -6,8 +6,11 @@ to write a short thought and then exactly one ```bash block, and nothing after i
 stopped right after the block's closing fence (fewer tokens, faster steps). Running the scenario's
 test command counts as `run_tests` (the harness's own verdict answers), a block holding `give_up`
 (and a reason) as `give_up`. A reply without a block gets a correction that shows the format
-again; a reply with several blocks runs the first and the step says so. `run_started` records the
-protocol in `config.request.protocol`.
+again (one that showed code in a ```python block is told that showing is not writing); a reply
+with several blocks runs the first and the step says so. The prompt lists the repository's files
+(code first) and asks for edits as whole-file rewrites (`cat > path <<'EOF'`), the format small
+models get right most often; every request after the first ends with a one-line format reminder.
+`run_started` records the protocol in `config.request.protocol`.
 """
 from __future__ import annotations
 
@@ -29,9 +32,10 @@ SHELL_PROMPT = """
 
 How to act: each reply is one short thought (a sentence or two), then exactly one shell command in a \
 ```bash block, and nothing after the block. You will see the command's output in the next message.
-- To run the tests: `{test_command}` (the tests are graded exactly this way).{give_up}
-- Read a file with `sed -n '1,80p' path` or `cat path`; edit with `sed -i`, `python3 - <<'EOF' ... EOF` \
-or `cat > path <<'EOF' ... EOF`.
+- To run the tests: `{test_command}` (the tests are graded exactly this way).{give_up}{files_line}
+- Read a file with `cat path` or `sed -n '1,80p' path`.
+- To change a file, write the whole new file: `cat > path <<'EOF'`, the complete new contents, then `EOF`. \
+(A `sed -i` whose pattern matches nothing prints nothing and changes nothing.)
 
 Example reply (for another project):
 The traceback ends in `load_config`, so I will read that function first.
@@ -42,6 +46,17 @@ GIVE_UP_LINE = "\n- If you decide you cannot finish, the block holds `give_up` a
 
 CORRECTION = ("Nothing ran: your reply needs exactly one ```bash block at its end, after one short thought. "
               "For example:\nI will look at the code the test calls.\n```bash\nsed -n '1,60p' {example}\n```")
+
+TEST_COMMAND_SLOT = "{test_command}"
+FILES_LINE = "\n- The repository's files: {files}."
+MAX_FILES = 60
+# Sent with every request after the first, at the end of the last message: small models drift from
+# the format as the conversation grows, and the end of the prompt is what they follow most.
+REMINDER = "(Reply with one short thought, then exactly one ```bash block.)"
+SHOWN_CODE = ("Nothing ran: code shown in a ```{lang} block is not written to any file. To change {path}, "
+              "reply with one short thought and one ```bash block that writes the whole new file:\n"
+              "```bash\ncat > {path} <<'EOF'\n(the complete new contents of {path})\nEOF\n```")
+_CODE_FENCE = re.compile(r"^\s*```\s*(python|py|diff|patch)\b", re.M | re.I)
 
 _GIVE_UP = re.compile(r"^\s*give_up\b[:\s]*(.*)$", re.S)
 _PYTEST = re.compile(r"^(?:cd\s+/workspace\s*(?:&&|;)\s*)?(?:python3?\s+-m\s+)?pytest(?:\s+-q)?(?:\s+tests/?)?"
@@ -64,9 +79,47 @@ def close_fence(text: str) -> str:
     return text + "\n```" if len(fences) % 2 == 1 else text
 
 
-def shell_prompt(test_command: str, give_up: bool) -> str:
+def shell_prompt(test_command: str, give_up: bool, files: list[str] | None = None) -> str:
+    """The protocol's part of the system prompt. Without `files` the listing stays a literal
+    `{files}` placeholder (`run_started` records the prompt with this one and TEST_COMMAND_SLOT)."""
     return SHELL_PROMPT.format(test_command=test_command or "python3 -m pytest -q",
-                               give_up=GIVE_UP_LINE if give_up else "")
+                               give_up=GIVE_UP_LINE if give_up else "",
+                               files_line=FILES_LINE.format(files=files_listing(files) if files is not None
+                                                            else "{files}"))
+
+
+def fill_recorded(recorded: str, test_command: str, files: list[str]) -> str:
+    """The prompt a run was sent, from the one it recorded. Runs before the placeholders recorded
+    the default test command in place of the scenario's (the prompt was described before the run
+    knew its scenario)."""
+    if TEST_COMMAND_SLOT not in recorded:
+        return recorded.replace("`python3 -m pytest -q` (the tests are graded",
+                                f"`{test_command or 'python3 -m pytest -q'}` (the tests are graded")
+    return (recorded.replace(TEST_COMMAND_SLOT, test_command or "python3 -m pytest -q")
+            .replace("{files}", files_listing(files)))
+
+
+def files_listing(files: list[str]) -> str:
+    """The repository's files for the prompt: code before tests (the code is what gets fixed), at
+    most MAX_FILES of them."""
+    ordered = sorted(files, key=lambda f: (_is_test_file(f), f))
+    shown = ", ".join(ordered[:MAX_FILES]) or "(none)"
+    return shown + (f" and {len(ordered) - MAX_FILES} more" if len(ordered) > MAX_FILES else "")
+
+
+def with_reminder(chat: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Chat Completions messages with the format reminder at the end of the last user turn, on every
+    request after the first (one that already holds an assistant reply)."""
+    if not any(m.get("role") == "assistant" for m in chat) or chat[-1].get("role") != "user":
+        return chat
+    last = chat[-1]
+    return [*chat[:-1], {**last, "content": f"{last.get('content') or ''}\n\n{REMINDER}"}]
+
+
+def _is_test_file(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return path.startswith(("tests/", "test/")) or "/tests/" in path or name.startswith("test_") \
+        or name.endswith("_test.py") or name == "conftest.py"
 
 
 def parse_shell(text: str, tool_names: set[str], test_command: str, id_prefix: str) -> textparse.Parsed:
@@ -100,6 +153,12 @@ def _call(call_id: str, name: str, arguments: dict[str, Any], origin: dict[str, 
     return ToolCall(id=call_id, name=name, arguments=arguments, origin=origin)
 
 
-def correction(files: list[str] | None = None) -> str:
-    example = next((f for f in (files or []) if f.endswith(".py") and not f.startswith("tests")), "path/to/file.py")
-    return CORRECTION.format(example=shlex.quote(example))
+def correction(files: list[str] | None = None, last_reply: str | None = None) -> str:
+    """What a reply without a shell block is told. One that showed code in a python/diff block is
+    told that showing is not writing, and how to write the file it named."""
+    code = [f for f in (files or []) if f.endswith(".py") and not _is_test_file(f)]
+    m = _CODE_FENCE.search(last_reply or "")
+    if m:
+        named = next((f for f in code if f in (last_reply or "")), None) or (code[0] if code else "path/to/file.py")
+        return SHOWN_CODE.format(lang=m.group(1).lower(), path=shlex.quote(named))
+    return CORRECTION.format(example=shlex.quote(code[0] if code else "path/to/file.py"))

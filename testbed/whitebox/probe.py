@@ -75,7 +75,9 @@ def probe_run(run: Any, loaded: Any, vectors: Any) -> list[dict[str, Any]]:
     except ValueError as exc:
         raise ProbeError(str(exc)) from None
     request = ((run.started.config or {}).get("request") or {}) if run.started else {}
-    prep = _Prompter(request.get("protocol", "shell"), spec.task.test_command)
+    files = list((run.started.config or {}).get("files") or []) if run.started else []
+    prep = _Prompter(request.get("protocol", "shell"), spec.task.test_command, files,
+                     request.get("shell_prompt"), bool(request.get("shell_reminder")))
     tools = tool_specs(spec.pressure.give_up_tool)
     tok, model = loaded.tokenizer, loaded.model
     rows = []
@@ -97,11 +99,23 @@ def probe_run(run: Any, loaded: Any, vectors: Any) -> list[dict[str, Any]]:
 
 
 class _Prompter:
-    """The prompt side of a local model without its server: what `local`/`hf:` would send."""
+    """The prompt side of a local model without its server: what `local`/`hf:` sent. A run is read
+    with the prompt it recorded (`config.request.shell_prompt`, with the run's files put in), so runs
+    made before a change to the protocol's wording are still read with their own; the format
+    reminder only where the run recorded one."""
 
-    def __init__(self, protocol_name: str, test_command: str):
+    def __init__(self, protocol_name: str, test_command: str, files: list[str], recorded_prompt: str | None,
+                 shell_reminder: bool):
         from testbed.models.api import TEXT_RESULT
         self.protocol, self.test_command, self.text_result = protocol_name, test_command, TEXT_RESULT
+        self.files, self.recorded_prompt, self.shell_reminder = files, recorded_prompt, shell_reminder
+
+    def shell_suffix(self, give_up: bool) -> str:
+        from testbed.models import protocol
+        if not self.recorded_prompt:
+            return protocol.shell_prompt(self.test_command, give_up, self.files)
+        text = "\n\n" + protocol.fill_recorded(self.recorded_prompt, self.test_command, self.files)
+        return text if give_up else text.replace(protocol.GIVE_UP_LINE, "")
 
     def chat_messages(self, messages: list, tools: list) -> tuple[list, list]:
         from testbed.models.local import local_chat_messages
