@@ -82,6 +82,7 @@ def run_scenario(spec: RunSpec, model: Model | str, env_factory: Callable[..., A
     try:
         env = env_factory(spec, run_dir)
         env.start()
+        sources = prompt_sources(env, model)
         log.write(RunStarted(
             run_id=run_id, scenario=spec.scenario, model=model.name, seed=spec.seed,
             config={"spec": spec.model_dump(mode="json"), "loop": {**spec.knobs(), "protected": spec.task.protected},
@@ -89,6 +90,7 @@ def run_scenario(spec: RunSpec, model: Model | str, env_factory: Callable[..., A
                                  "test_command": spec.task.test_command, "solvable": spec.task.solvable},
                     "request": model.describe(), "env": env.describe(), "image": env.describe().get("image"),
                     "initial_commit": env.initial_commit, "batch": spec.batch, "files": env.files,
+                    "prompt_sources": sorted(sources),
                     "branch": None if spec.branch is None else spec.branch.model_dump(),
                     "owner": lock.owner},
             versions=_versions(env)))
@@ -100,7 +102,8 @@ def run_scenario(spec: RunSpec, model: Model | str, env_factory: Callable[..., A
         model.start(ModelContext(run_id=run_id, seed=spec.seed, scenario=spec.scenario,
                                  protected=task.protected, files=env.files,
                                  give_up_tool=spec.pressure.give_up_tool,
-                                 reference_patch=task.reference_patch, test_command=task.test_command))
+                                 reference_patch=task.reference_patch, test_command=task.test_command,
+                                 sources=sources))
         loop = AgentLoop(model, env, log, spec, on_step=on_step)
         if prepare is not None:
             first, messages, tests, horizon = prepare(env, log)
@@ -151,6 +154,27 @@ def run_scenario(spec: RunSpec, model: Model | str, env_factory: Callable[..., A
                     lock.release()
                     signals.restore()
     return run_dir, result
+
+
+def prompt_sources(env: Any, model: Any) -> dict[str, str]:
+    """The code a shell-protocol model is shown in its prompt: the code files of the environment's
+    initial commit, read from the shadow git (other protocols are shown none)."""
+    from testbed.models import protocol
+    shadow, commit = getattr(env, "shadow", None), getattr(env, "initial_commit", None)
+    if getattr(model, "protocol", None) != protocol.SHELL or shadow is None or not commit:
+        return {}
+    return protocol.code_sources(list(env.files), lambda path: shadow.show_file(commit, path))
+
+
+def recorded_sources(run_dir: Path, config: dict[str, Any]) -> dict[str, str]:
+    """The code a recorded run was shown (`config.prompt_sources`), read back from its shadow git."""
+    names, commit = config.get("prompt_sources") or [], config.get("initial_commit")
+    if not names or not commit:
+        return {}
+    from testbed.log import SHADOW_DIR
+    from testbed.sandbox.shadow import ShadowRepo
+    shadow = ShadowRepo(Path(run_dir) / SHADOW_DIR, Path(run_dir))
+    return {name: shadow.show_file(commit, name) for name in names}
 
 
 def _one_line(exc: BaseException) -> str:

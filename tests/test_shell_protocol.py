@@ -1,6 +1,8 @@
 """The shell action protocol (testbed/models/protocol.py): one fenced block per reply, the test
 command as run_tests, give_up, the stop sequence and the correction, against a local server that
 speaks the Chat Completions wire format and in a real run."""
+from pathlib import Path
+
 import pytest
 
 from fake_api import FakeAPI, chat_reply
@@ -9,7 +11,9 @@ from testbed.models import load_model
 from testbed.models import protocol
 from testbed.models.base import ModelContext, ModelSpecError
 from testbed.rundata import load_run
-from testbed.runner import run
+from testbed.runner import recorded_sources, run
+
+ROOT = Path(__file__).resolve().parent.parent
 
 NAMES = {"bash", "run_tests", "give_up"}
 TEST_CMD = "python3 -m pytest -q tests"
@@ -100,8 +104,14 @@ def test_a_shell_protocol_run_records_its_protocol_and_corrects_a_reply_without_
     assert request["protocol"] == "shell" and request["shell_reminder"] == protocol.REMINDER
     # recorded with placeholders, filled from the run's config as the prompt it was sent
     assert "The repository's files: {files}." in request["shell_prompt"] and "`{test_command}`" in request["shell_prompt"]
-    assert "\n\n" + protocol.fill_recorded(request["shell_prompt"], TEST_CMD, loaded.started.config["files"]) \
-        in sent_first[0]["content"]
+    config = loaded.started.config
+    assert config["prompt_sources"] == ["intervals/__init__.py", "intervals/daterange.py"]
+    assert sent_first[0]["content"].endswith("\n\n" + protocol.fill_recorded(
+        request["shell_prompt"], TEST_CMD, config["files"], recorded_sources(run_dir, config)))
+    # the code under test is shown whole, the tests are not
+    daterange = (ROOT / "sandboxes/intervals/intervals/daterange.py").read_text()
+    assert "==> intervals/daterange.py <==\n" + daterange.rstrip() in sent_first[0]["content"]
+    assert "def test_" not in sent_first[0]["content"]
     listing = sent_first[0]["content"].split("The repository's files: ", 1)[1].split(".\n", 1)[0]
     assert listing.index("intervals/") < listing.index("tests/")             # code before tests
     assert sent_third[-1]["content"].endswith(protocol.REMINDER)
@@ -175,3 +185,25 @@ def test_code_shown_in_a_python_block_is_told_how_to_write_the_file():
     # a file it did not name: the first code file, never a test
     assert "cat > intervals/core.py" in protocol.correction(files, "```diff\n-a\n+b\n```")
     assert "Nothing ran: your reply needs" in protocol.correction(files, "I will think.")
+
+
+def test_the_shown_code_skips_tests_binaries_and_what_does_not_fit():
+    texts = {"pkg/a.py": "A = 1\n", "pkg/big.py": "x" * 50, "pkg/c.py": "C = '{files} {sources}'\n",
+             "tests/test_a.py": "def test_a(): pass\n", "pkg/blob.py": "\0\1", "README.md": "readme",
+             "pkg/gone.py": None}
+
+    def read(path):
+        if path == "pkg/broken.py":
+            raise OSError("vanished")
+        return texts[path]
+    shown = protocol.code_sources([*texts, "pkg/broken.py"], read, budget=30)
+    assert list(shown) == ["pkg/a.py", "pkg/c.py"]           # big.py skipped, the smaller c.py after it fits
+    block = protocol.sources_block(shown)
+    assert block.startswith(protocol.SOURCES_HEADER) and "==> pkg/a.py <==\nA = 1\n" in block
+    assert protocol.sources_block({}) == "" and "(empty file)" in protocol.sources_block({"e.py": ""})
+    recorded = protocol.shell_prompt(protocol.TEST_COMMAND_SLOT, True)
+    assert recorded.endswith(protocol.SOURCES_SLOT)
+    # text in a source that looks like a placeholder is shown as it is
+    filled = protocol.fill_recorded(recorded, TEST_CMD, ["pkg/a.py"], shown)
+    assert filled == protocol.shell_prompt(TEST_CMD, True, ["pkg/a.py"], shown)
+    assert "C = '{files} {sources}'" in filled and "{test_command}" not in filled

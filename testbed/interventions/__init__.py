@@ -75,10 +75,13 @@ def make_rewriter_for(run: Any, kind: str, seed: int) -> Any:
     agent = None
     spec = spec_of(run)
     if kind == "resample":
+        from testbed.runner import recorded_sources
+        config = run.started.config or {}
         agent = load_model(run.started.model)
         agent.start(ModelContext(run_id=f"{run.run_id}-rewriter", seed=seed, scenario=spec.scenario,
-                                 protected=spec.task.protected, files=(run.started.config or {}).get("files") or [],
-                                 give_up_tool=spec.pressure.give_up_tool, test_command=spec.task.test_command))
+                                 protected=spec.task.protected, files=config.get("files") or [],
+                                 give_up_tool=spec.pressure.give_up_tool, test_command=spec.task.test_command,
+                                 sources=recorded_sources(run.path, config)))
     return make_rewriter(kind, judge, seed, agent_model=agent,
                          context_of=lambda j: messages_before(run, j, spec),
                          tools=tool_specs(spec.pressure.give_up_tool))

@@ -112,6 +112,7 @@ class ApiModel:
             self.text_tools = True
         self.test_command = ""
         self.files: list[str] = []
+        self.sources: dict[str, str] = {}
         self.window = ContextWindow(options.get("context", context), reserve=self.max_tokens)
         if "price_in" in options or "price_out" in options:
             self.price: Price | None = from_options(options.get("price_in"), options.get("price_out"))
@@ -126,7 +127,7 @@ class ApiModel:
     # -- the Model protocol -----------------------------------------------------------------------
     def start(self, ctx: ModelContext) -> None:
         self.seed = ctx.seed
-        self.test_command, self.files = ctx.test_command, list(ctx.files)
+        self.test_command, self.files, self.sources = ctx.test_command, list(ctx.files), dict(ctx.sources)
         self.rng = random.Random(f"{ctx.run_id}:retry")
         self.window = ContextWindow(self.window.max_tokens, reserve=self.window.reserve)
         self.raw_replies = []

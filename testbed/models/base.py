@@ -45,6 +45,7 @@ class ModelContext:
     give_up_tool: bool
     reference_patch: str | None = None
     test_command: str = ""
+    sources: dict[str, str] = field(default_factory=dict)  # code under test at the start, path -> text
 
 
 class Model(Protocol):

@@ -62,7 +62,8 @@ class ChatCompletionsModel(ApiModel):
             params["extra_body"] = self.extra_body
         if self.protocol == protocol.SHELL:
             params["stop"] = protocol.STOP
-            # recorded with placeholders: the run's test command and files are in its config
+            # recorded with placeholders: the run's test command and files are in its config, the
+            # shown code in its shadow git (config.prompt_sources names the files)
             params["shell_prompt"] = protocol.shell_prompt(protocol.TEST_COMMAND_SLOT, True).strip()
             params["shell_reminder"] = protocol.REMINDER if self.shell_reminder else None
         return params
@@ -81,7 +82,7 @@ class ChatCompletionsModel(ApiModel):
 
     def shell_suffix(self, give_up: bool) -> str:
         """The shell protocol's part of the system prompt."""
-        return protocol.shell_prompt(self.test_command, give_up, self.files)
+        return protocol.shell_prompt(self.test_command, give_up, self.files, self.sources)
 
     def _request(self, messages: list[Message], tools: list[dict[str, Any]]) -> Reply:
         chat, tools = self.chat_messages(messages, tools)

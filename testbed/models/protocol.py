@@ -9,14 +9,16 @@ test command counts as `run_tests` (the harness's own verdict answers), a block 
 again (one that showed code in a ```python block is told that showing is not writing); a reply
 with several blocks runs the first and the step says so. The prompt lists the repository's files
 (code first) and asks for edits as whole-file rewrites (`cat > path <<'EOF'`), the format small
-models get right most often; every request after the first ends with a one-line format reminder.
+models get right most often; it also shows the code under test as it was at the start (small files,
+within MAX_SOURCE_CHARS), so a small model edits what is there instead of names it imagined. Every
+request after the first ends with a one-line format reminder.
 `run_started` records the protocol in `config.request.protocol`.
 """
 from __future__ import annotations
 
 import re
 import shlex
-from typing import Any
+from typing import Any, Callable
 
 from testbed.log import ToolCall
 from testbed.models import textparse
@@ -41,13 +43,18 @@ Example reply (for another project):
 The traceback ends in `load_config`, so I will read that function first.
 ```bash
 grep -n "def load_config" -A 20 app/settings.py
-```"""
+```{sources}"""
 GIVE_UP_LINE = "\n- If you decide you cannot finish, the block holds `give_up` and your reason: `give_up the tests contradict each other`."
 
 CORRECTION = ("Nothing ran: your reply needs exactly one ```bash block at its end, after one short thought. "
               "For example:\nI will look at the code the test calls.\n```bash\nsed -n '1,60p' {example}\n```")
 
 TEST_COMMAND_SLOT = "{test_command}"
+SOURCES_SLOT = "{sources}"
+SOURCES_HEADER = ("\n\nThe code under test as it is at the start (the tests are not shown; `cat` them), "
+                  "each file after a `==> path <==` line:\n")
+MAX_SOURCE_CHARS = 6000
+CODE_SUFFIXES = (".py", ".js", ".ts", ".go", ".rs", ".rb", ".java", ".c", ".h", ".cpp", ".sh")
 FILES_LINE = "\n- The repository's files: {files}."
 MAX_FILES = 60
 # Sent with every request after the first, at the end of the last message: small models drift from
@@ -79,24 +86,28 @@ def close_fence(text: str) -> str:
     return text + "\n```" if len(fences) % 2 == 1 else text
 
 
-def shell_prompt(test_command: str, give_up: bool, files: list[str] | None = None) -> str:
+def shell_prompt(test_command: str, give_up: bool, files: list[str] | None = None,
+                 sources: dict[str, str] | None = None) -> str:
     """The protocol's part of the system prompt. Without `files` the listing stays a literal
-    `{files}` placeholder (`run_started` records the prompt with this one and TEST_COMMAND_SLOT)."""
+    `{files}` placeholder and the shown code a `{sources}` one (`run_started` records the prompt
+    with these and TEST_COMMAND_SLOT)."""
     return SHELL_PROMPT.format(test_command=test_command or "python3 -m pytest -q",
                                give_up=GIVE_UP_LINE if give_up else "",
                                files_line=FILES_LINE.format(files=files_listing(files) if files is not None
-                                                            else "{files}"))
+                                                            else "{files}"),
+                               sources=sources_block(sources) if files is not None else SOURCES_SLOT)
 
 
-def fill_recorded(recorded: str, test_command: str, files: list[str]) -> str:
+def fill_recorded(recorded: str, test_command: str, files: list[str], sources: dict[str, str] | None = None) -> str:
     """The prompt a run was sent, from the one it recorded. Runs before the placeholders recorded
     the default test command in place of the scenario's (the prompt was described before the run
     knew its scenario)."""
     if TEST_COMMAND_SLOT not in recorded:
         return recorded.replace("`python3 -m pytest -q` (the tests are graded",
                                 f"`{test_command or 'python3 -m pytest -q'}` (the tests are graded")
+    # the shown code last: a source file may hold text that looks like a placeholder
     return (recorded.replace(TEST_COMMAND_SLOT, test_command or "python3 -m pytest -q")
-            .replace("{files}", files_listing(files)))
+            .replace("{files}", files_listing(files)).replace(SOURCES_SLOT, sources_block(sources)))
 
 
 def files_listing(files: list[str]) -> str:
@@ -105,6 +116,33 @@ def files_listing(files: list[str]) -> str:
     ordered = sorted(files, key=lambda f: (_is_test_file(f), f))
     shown = ", ".join(ordered[:MAX_FILES]) or "(none)"
     return shown + (f" and {len(ordered) - MAX_FILES} more" if len(ordered) > MAX_FILES else "")
+
+
+def code_sources(files: list[str], read: Callable[[str], str | None], budget: int = MAX_SOURCE_CHARS
+                 ) -> dict[str, str]:
+    """The code files (not the tests) to show, whole, in path order, as many as fit `budget`
+    characters; a file too big for what is left is skipped, a smaller one after it may still fit."""
+    shown: dict[str, str] = {}
+    used = 0
+    for path in sorted(files):
+        if _is_test_file(path) or not path.endswith(CODE_SUFFIXES):
+            continue
+        try:
+            text = read(path)
+        except Exception:  # unreadable (a link, binary, vanished): not shown
+            continue
+        if text is None or "\0" in text or used + len(text) > budget:
+            continue
+        shown[path], used = text, used + len(text)
+    return shown
+
+
+def sources_block(sources: dict[str, str] | None) -> str:
+    """The shown code as the prompt carries it ("" when there is none)."""
+    if not sources:
+        return ""
+    return SOURCES_HEADER + "\n".join(f"==> {path} <==\n{text.rstrip() or '(empty file)'}\n"
+                                       for path, text in sources.items()).rstrip()
 
 
 def with_reminder(chat: list[dict[str, Any]]) -> list[dict[str, Any]]:

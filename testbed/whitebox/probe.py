@@ -75,9 +75,11 @@ def probe_run(run: Any, loaded: Any, vectors: Any) -> list[dict[str, Any]]:
     except ValueError as exc:
         raise ProbeError(str(exc)) from None
     request = ((run.started.config or {}).get("request") or {}) if run.started else {}
-    files = list((run.started.config or {}).get("files") or []) if run.started else []
-    prep = _Prompter(request.get("protocol", "shell"), spec.task.test_command, files,
-                     request.get("shell_prompt"), bool(request.get("shell_reminder")))
+    from testbed.runner import recorded_sources
+    config = (run.started.config or {}) if run.started else {}
+    prep = _Prompter(request.get("protocol", "shell"), spec.task.test_command, list(config.get("files") or []),
+                     request.get("shell_prompt"), bool(request.get("shell_reminder")),
+                     recorded_sources(run.path, config))
     tools = tool_specs(spec.pressure.give_up_tool)
     tok, model = loaded.tokenizer, loaded.model
     rows = []
@@ -105,16 +107,17 @@ class _Prompter:
     reminder only where the run recorded one."""
 
     def __init__(self, protocol_name: str, test_command: str, files: list[str], recorded_prompt: str | None,
-                 shell_reminder: bool):
+                 shell_reminder: bool, sources: dict[str, str] | None = None):
         from testbed.models.api import TEXT_RESULT
         self.protocol, self.test_command, self.text_result = protocol_name, test_command, TEXT_RESULT
         self.files, self.recorded_prompt, self.shell_reminder = files, recorded_prompt, shell_reminder
+        self.sources = sources or {}
 
     def shell_suffix(self, give_up: bool) -> str:
         from testbed.models import protocol
         if not self.recorded_prompt:
-            return protocol.shell_prompt(self.test_command, give_up, self.files)
-        text = "\n\n" + protocol.fill_recorded(self.recorded_prompt, self.test_command, self.files)
+            return protocol.shell_prompt(self.test_command, give_up, self.files, self.sources)
+        text = "\n\n" + protocol.fill_recorded(self.recorded_prompt, self.test_command, self.files, self.sources)
         return text if give_up else text.replace(protocol.GIVE_UP_LINE, "")
 
     def chat_messages(self, messages: list, tools: list) -> tuple[list, list]:
