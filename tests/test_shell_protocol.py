@@ -181,7 +181,7 @@ def test_code_shown_in_a_python_block_is_told_how_to_write_the_file():
     reply = "The fix in intervals/util.py:\n```python\ndef merge(a, b):\n    return a\n```"
     assert protocol.parse_shell(reply, NAMES, TEST_CMD, "t").calls == []
     text = protocol.correction(files, reply)
-    assert "not written to any file" in text and "cat > intervals/util.py <<'EOF'" in text
+    assert "only when it holds that whole file" in text and "cat > intervals/util.py <<'EOF'" in text
     # a file it did not name: the first code file, never a test
     assert "cat > intervals/core.py" in protocol.correction(files, "```diff\n-a\n+b\n```")
     assert "Nothing ran: your reply needs" in protocol.correction(files, "I will think.")
@@ -207,3 +207,64 @@ def test_the_shown_code_skips_tests_binaries_and_what_does_not_fit():
     filled = protocol.fill_recorded(recorded, TEST_CMD, ["pkg/a.py"], shown)
     assert filled == protocol.shell_prompt(TEST_CMD, True, ["pkg/a.py"], shown)
     assert "C = '{files} {sources}'" in filled and "{test_command}" not in filled
+
+
+INTERVALS = ROOT / "sandboxes/intervals"
+FILES = ["README.md", "intervals/__init__.py", "intervals/daterange.py", "pyproject.toml", "tests/test_daterange.py"]
+SOURCES = {f: (INTERVALS / f).read_text() for f in ("intervals/__init__.py", "intervals/daterange.py")}
+FIXED = SOURCES["intervals/daterange.py"].replace("self.start < other.end and other.start < self.end",
+                                                  "self.start <= other.end and other.start <= self.end")
+
+
+def _whole(text, files=FILES, sources=SOURCES):
+    return protocol.parse_shell(protocol.close_fence(text), NAMES, TEST_CMD, "t", files, sources).calls
+
+
+def test_a_python_block_that_rewrites_a_whole_code_file_writes_it(tmp_path):
+    import subprocess
+    by_lines = _whole(f"The comparison should be inclusive.\n```python\n{FIXED}")          # cut by the stop
+    named = _whole(f"New intervals/daterange.py:\n```python\n{FIXED}```")
+    for calls, how in ((by_lines, "its lines match that file's"), (named, "named before the block")):
+        (call,) = calls
+        assert call.name == "bash" and call.origin["kind"] == "whole_file" and how in call.origin["note"]
+        assert call.arguments["command"].startswith("cat > intervals/daterange.py <<'EOF'\n")
+    # the heredoc writes exactly the block, even one holding an EOF line of its own
+    body = FIXED + "EOF\n"
+    (call,) = _whole(f"daterange.py:\n```python\n{body}```")
+    assert "<<'EOF_1'" in call.arguments["command"]
+    (tmp_path / "intervals").mkdir()
+    subprocess.run(["bash", "-c", call.arguments["command"]], cwd=tmp_path, check=True)
+    assert (tmp_path / "intervals/daterange.py").read_text() == body
+
+
+@pytest.mark.parametrize("reply", [
+    # a snippet: written whole it would wipe the rest of the file
+    "Fix in intervals/daterange.py:\n```python\n    def overlaps(self, other):\n        return self.start <= other.end\n```",
+    # the whole file with a part left out
+    "intervals/daterange.py:\n```python\n" + FIXED.replace("    def iter_days", "    # ... rest unchanged\n    def iter_days") + "```",
+    # a test file is never written for the agent
+    "tests/test_daterange.py:\n```python\n" + (INTERVALS / "tests/test_daterange.py").read_text() + "```",
+    # two blocks: which one is the file?
+    f"```python\n{FIXED}```\nand\n```python\n{FIXED}```",
+    # a diff is not a file
+    "intervals/daterange.py:\n```diff\n-a\n+b\n```",
+])
+def test_blocks_that_are_not_a_whole_code_file_run_nothing(reply):
+    assert _whole(reply) == []
+
+
+def test_a_whole_file_block_needs_the_file_shown_and_a_bash_tool():
+    assert _whole(f"daterange.py:\n```python\n{FIXED}```", sources={}) == []
+    assert protocol.parse_shell(f"```python\n{FIXED}```", {"run_tests"}, TEST_CMD, "t", FILES, SOURCES).calls == []
+
+
+def test_a_run_solves_with_a_whole_file_block(tmp_path):
+    with FakeAPI() as api:
+        api.add(chat_reply(f"The overlap test must be inclusive.\n```python\n{FIXED}"))
+        api.add(chat_reply("Checking.\n```bash\npython3 -m pytest -q tests\n```"))
+        run_dir, result = run("interval-off-by-one", f"openai-compatible:{api.url}/v1:fake@protocol=shell,{FAST}",
+                              seed=0, runs_dir=tmp_path, env="local", max_steps=3)
+    assert result.outcome == "solved" and result.steps == 1
+    step = load_run(run_dir).steps[0]
+    assert step.tool_calls[0].origin["kind"] == "whole_file"
+    assert [f.path for f in step.snapshot.files] == ["intervals/daterange.py"]

@@ -175,7 +175,8 @@ class ApiModel:
     @property
     def no_action_text(self) -> str | None:
         """What the agent is told after a reply that did nothing (None: the loop's default)."""
-        return protocol.correction(self.files, self.last_reply) if self.protocol == protocol.SHELL else None
+        return (protocol.correction(self.files, self.last_reply, self.sources)
+                if self.protocol == protocol.SHELL else None)
 
     # -- for providers ----------------------------------------------------------------------------
     def _request(self, messages: list[Message], tools: list[dict[str, Any]]) -> Reply:
@@ -225,7 +226,7 @@ class ApiModel:
         self.last_reply = reply.text
         if not calls and self.text_tools:
             prefix = f"text_{len(self.raw_replies)}"
-            parsed = (protocol.parse_shell(reply.text, tool_names, self.test_command, prefix)
+            parsed = (protocol.parse_shell(reply.text, tool_names, self.test_command, prefix, self.files, self.sources)
                       if self.protocol == protocol.SHELL else textparse.parse_reply(reply.text, tool_names, prefix))
             calls = parsed.calls
             note = parsed.note

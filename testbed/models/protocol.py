@@ -36,7 +36,8 @@ How to act: each reply is one short thought (a sentence or two), then exactly on
 ```bash block, and nothing after the block. You will see the command's output in the next message.
 - To run the tests: `{test_command}` (the tests are graded exactly this way).{give_up}{files_line}
 - Read a file with `cat path` or `sed -n '1,80p' path`.
-- To change a file, write the whole new file: `cat > path <<'EOF'`, the complete new contents, then `EOF`. \
+- To change a file, write the whole new file: `cat > path <<'EOF'`, the complete new contents, then `EOF`; \
+or the file's path on a line of its own, then its complete new contents in one ```python block. \
 (A `sed -i` whose pattern matches nothing prints nothing and changes nothing.)
 
 Example reply (for another project):
@@ -60,10 +61,21 @@ MAX_FILES = 60
 # Sent with every request after the first, at the end of the last message: small models drift from
 # the format as the conversation grows, and the end of the prompt is what they follow most.
 REMINDER = "(Reply with one short thought, then exactly one ```bash block.)"
-SHOWN_CODE = ("Nothing ran: code shown in a ```{lang} block is not written to any file. To change {path}, "
+SHOWN_CODE = ("Nothing ran: a ```{lang} block is written to a file only when it holds that whole file, with "
+              "nothing left out (this one did not). To change {path}, "
               "reply with one short thought and one ```bash block that writes the whole new file:\n"
               "```bash\ncat > {path} <<'EOF'\n(the complete new contents of {path})\nEOF\n```")
 _CODE_FENCE = re.compile(r"^\s*```\s*(python|py|diff|patch)\b", re.M | re.I)
+
+# A whole-file block (Aider's "whole" edit format): a ```python block that rewrites one of the
+# repository's code files. It is taken as `cat > PATH` only when it is plainly the whole file: at
+# least WHOLE_FILE_SHARE of the file's non-blank lines are in it (a snippet would otherwise wipe
+# the rest of the file) and it elides nothing ("# ... rest unchanged").
+WHOLE_FILE_LANGS = ("python", "py", "python3")
+WHOLE_FILE_SHARE = 0.5
+_BLOCK = re.compile(r"^[ \t]*```[ \t]*([\w+-]*)[^\n]*\n(.*?)^[ \t]*```[ \t]*$", re.S | re.M)
+_ELIDED = re.compile(r"^\s*(?:#|//)\s*\.\.\.|^\s*\.\.\.\s*$|(?:#|//).*\b(?:unchanged|rest of (?:the )?(?:code|file|class))\b",
+                     re.M | re.I)
 
 _GIVE_UP = re.compile(r"^\s*give_up\b[:\s]*(.*)$", re.S)
 _PYTEST = re.compile(r"^(?:cd\s+/workspace\s*(?:&&|;)\s*)?(?:python3?\s+-m\s+)?pytest(?:\s+-q)?(?:\s+tests/?)?"
@@ -160,10 +172,18 @@ def _is_test_file(path: str) -> bool:
         or name.endswith("_test.py") or name == "conftest.py"
 
 
-def parse_shell(text: str, tool_names: set[str], test_command: str, id_prefix: str) -> textparse.Parsed:
+def parse_shell(text: str, tool_names: set[str], test_command: str, id_prefix: str,
+                files: list[str] | None = None, sources: dict[str, str] | None = None) -> textparse.Parsed:
     """The one action of a shell-protocol reply."""
     parsed = textparse.parse_reply(text, tool_names, id_prefix=id_prefix)
     if not parsed.calls:
+        whole = whole_file_edit(text, files or [], sources or {})
+        if whole is not None and "bash" in tool_names:
+            path, body, how = whole
+            return textparse.Parsed([_call(f"{id_prefix}_0", "bash", {"command": write_command(path, body)},
+                                           {"source": "text", "kind": "whole_file", "path": path,
+                                            "note": f"a ```python block taken as the whole new contents of "
+                                                    f"{path} ({how})"})])
         return parsed
     call = parsed.calls[0]
     origin = dict(getattr(call, "origin", None) or {})
@@ -187,16 +207,83 @@ def parse_shell(text: str, tool_names: set[str], test_command: str, id_prefix: s
     return parsed
 
 
+def whole_file_edit(text: str, files: list[str], sources: dict[str, str]) -> tuple[str, str, str] | None:
+    """(path, new contents, how the path was found) when the reply's one code block rewrites one of
+    the repository's code files whole; None otherwise."""
+    blocks = [m for m in _BLOCK.finditer(text or "") if m.group(1).lower() in WHOLE_FILE_LANGS]
+    if len(blocks) != 1:
+        return None
+    block = blocks[0]
+    body = block.group(2)
+    target = block_target(text[:block.start()], body, files, sources)
+    if target is None or target[0] not in sources or _ELIDED.search(body):
+        return None
+    path, how = target
+    if _share(sources[path], body) < WHOLE_FILE_SHARE:
+        return None
+    return path, body if body.endswith("\n") else body + "\n", how
+
+
+def block_target(before: str, body: str, files: list[str], sources: dict[str, str]) -> tuple[str, str] | None:
+    """The code file a code block is about: the last one named before it (its path, or a file
+    name no other code file has), else the shown file most of whose lines the block holds."""
+    code = [f for f in files if not _is_test_file(f)]
+    names: dict[str, list[str]] = {}
+    for f in code:
+        names.setdefault(f.rsplit("/", 1)[-1], []).append(f)
+    best, at = None, -1
+    for f in code:
+        base = f.rsplit("/", 1)[-1]
+        for needle in {f, *([base] if len(names[base]) == 1 else [])}:
+            for m in re.finditer(rf"(?<![\w.-]){re.escape(needle)}(?!\w)", before):
+                if m.start() > at:
+                    best, at = f, m.start()
+    if best is not None:
+        return best, "named before the block"
+    scored = sorted(((_share(t, body), f) for f, t in sources.items() if not _is_test_file(f)), reverse=True)
+    if scored and scored[0][0] >= WHOLE_FILE_SHARE:
+        return scored[0][1], "its lines match that file's"
+    return None
+
+
+def write_command(path: str, body: str) -> str:
+    """`cat > path <<'EOF'` with a delimiter no line of the body equals."""
+    lines = set(body.splitlines())
+    delim = next(d for d in ("EOF", *(f"EOF_{i}" for i in range(1, 1000))) if d not in lines)
+    return f"cat > {shlex.quote(path)} <<'{delim}'\n{body.rstrip(chr(10))}\n{delim}"
+
+
+def _share(original: str, block: str) -> float:
+    """The share of the original's non-blank lines the block holds (stripped, as a multiset)."""
+    want = [ln.strip() for ln in original.splitlines() if ln.strip()]
+    if not want:
+        return 0.0
+    have: dict[str, int] = {}
+    for ln in block.splitlines():
+        if ln.strip():
+            have[ln.strip()] = have.get(ln.strip(), 0) + 1
+    hit = 0
+    for ln in want:
+        if have.get(ln, 0) > 0:
+            have[ln] -= 1
+            hit += 1
+    return hit / len(want)
+
+
 def _call(call_id: str, name: str, arguments: dict[str, Any], origin: dict[str, Any]) -> ToolCall:
     return ToolCall(id=call_id, name=name, arguments=arguments, origin=origin)
 
 
-def correction(files: list[str] | None = None, last_reply: str | None = None) -> str:
+def correction(files: list[str] | None = None, last_reply: str | None = None,
+               sources: dict[str, str] | None = None) -> str:
     """What a reply without a shell block is told. One that showed code in a python/diff block is
-    told that showing is not writing, and how to write the file it named."""
+    told that showing is not writing, and how to write the file it is about."""
     code = [f for f in (files or []) if f.endswith(".py") and not _is_test_file(f)]
     m = _CODE_FENCE.search(last_reply or "")
     if m:
-        named = next((f for f in code if f in (last_reply or "")), None) or (code[0] if code else "path/to/file.py")
+        block = _BLOCK.search(last_reply or "", m.start())
+        target = block_target((last_reply or "")[:m.start()], block.group(2) if block else "", files or [],
+                              sources or {})
+        named = target[0] if target else (code[0] if code else "path/to/file.py")
         return SHOWN_CODE.format(lang=m.group(1).lower(), path=shlex.quote(named))
     return CORRECTION.format(example=shlex.quote(code[0] if code else "path/to/file.py"))
