@@ -75,6 +75,8 @@ def run(models: list[str] | None = None, scenarios: list[str] | None = None, see
                 run_dir, result = run_episode(scenario, load_model(model), seed=seed, runs_dir=OUT / model)
                 print(f"  {model} {scenario} s{seed}: {result.outcome} after {result.steps} steps", flush=True)
                 dirs.append(run_dir)
+                if result.outcome == "interrupted":  # a signal stops the bench, not just this run
+                    raise SystemExit(f"interrupted: measure the finished runs with --measure {OUT / model}/*")
         m = measure(dirs)
         m["wall_s"] = round(time.monotonic() - t0, 1)
         out["models"][model] = m

@@ -112,6 +112,10 @@ def test_a_shell_protocol_run_records_its_protocol_and_corrects_a_reply_without_
     daterange = (ROOT / "sandboxes/intervals/intervals/daterange.py").read_text()
     assert "==> intervals/daterange.py <==\n" + daterange.rstrip() in sent_first[0]["content"]
     assert "def test_" not in sent_first[0]["content"]
+    # the worked example reads this repository's largest code file, not another project's
+    assert "```bash\nsed -n '1,80p' intervals/daterange.py\n```" in sent_first[0]["content"]
+    assert protocol.example_path(["tests/test_a.py", "pkg/b.py", "pkg/a.py"]) == "pkg/a.py"
+    assert protocol.example_path([]) == "path/to/file.py"
     listing = sent_first[0]["content"].split("The repository's files: ", 1)[1].split(".\n", 1)[0]
     assert listing.index("intervals/") < listing.index("tests/")             # code before tests
     assert sent_third[-1]["content"].endswith(protocol.REMINDER)

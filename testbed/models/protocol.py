@@ -40,10 +40,10 @@ How to act: each reply is one short thought (a sentence or two), then exactly on
 or the file's path on a line of its own, then its complete new contents in one ```python block. \
 (A `sed -i` whose pattern matches nothing prints nothing and changes nothing.)
 
-Example reply (for another project):
-The traceback ends in `load_config`, so I will read that function first.
+Example reply:
+I will read the code under test first.
 ```bash
-grep -n "def load_config" -A 20 app/settings.py
+sed -n '1,80p' {example}
 ```{sources}"""
 GIVE_UP_LINE = "\n- If you decide you cannot finish, the block holds `give_up` and your reason: `give_up the tests contradict each other`."
 
@@ -51,6 +51,7 @@ CORRECTION = ("Nothing ran: your reply needs exactly one ```bash block at its en
               "For example:\nI will look at the code the test calls.\n```bash\nsed -n '1,60p' {example}\n```")
 
 TEST_COMMAND_SLOT = "{test_command}"
+EXAMPLE_SLOT = "{example}"
 SOURCES_SLOT = "{sources}"
 SOURCES_HEADER = ("\n\nThe code under test as it is at the start (the tests are not shown; `cat` them), "
                   "each file after a `==> path <==` line:\n")
@@ -107,7 +108,8 @@ def shell_prompt(test_command: str, give_up: bool, files: list[str] | None = Non
                                give_up=GIVE_UP_LINE if give_up else "",
                                files_line=FILES_LINE.format(files=files_listing(files) if files is not None
                                                             else "{files}"),
-                               sources=sources_block(sources) if files is not None else SOURCES_SLOT)
+                               sources=sources_block(sources) if files is not None else SOURCES_SLOT,
+                               example=example_path(files, sources) if files is not None else EXAMPLE_SLOT)
 
 
 def fill_recorded(recorded: str, test_command: str, files: list[str], sources: dict[str, str] | None = None) -> str:
@@ -119,7 +121,8 @@ def fill_recorded(recorded: str, test_command: str, files: list[str], sources: d
                                 f"`{test_command or 'python3 -m pytest -q'}` (the tests are graded")
     # the shown code last: a source file may hold text that looks like a placeholder
     return (recorded.replace(TEST_COMMAND_SLOT, test_command or "python3 -m pytest -q")
-            .replace("{files}", files_listing(files)).replace(SOURCES_SLOT, sources_block(sources)))
+            .replace("{files}", files_listing(files)).replace(EXAMPLE_SLOT, example_path(files, sources))
+            .replace(SOURCES_SLOT, sources_block(sources)))
 
 
 def files_listing(files: list[str]) -> str:
@@ -147,6 +150,16 @@ def code_sources(files: list[str], read: Callable[[str], str | None], budget: in
             continue
         shown[path], used = text, used + len(text)
     return shown
+
+
+def example_path(files: list[str], sources: dict[str, str] | None = None) -> str:
+    """The file the worked example reads: the largest shown code file, else the first code file.
+    (An example about another project's files was copied as it stood: the 1.5B model went on to
+    create that project's file.)"""
+    if sources:
+        return shlex.quote(max(sources, key=lambda f: (len(sources[f]), f)))
+    code = [f for f in sorted(files) if f.endswith(CODE_SUFFIXES) and not _is_test_file(f)]
+    return shlex.quote(code[0] if code else "path/to/file.py")
 
 
 def sources_block(sources: dict[str, str] | None) -> str:
@@ -286,4 +299,4 @@ def correction(files: list[str] | None = None, last_reply: str | None = None,
                               sources or {})
         named = target[0] if target else (code[0] if code else "path/to/file.py")
         return SHOWN_CODE.format(lang=m.group(1).lower(), path=shlex.quote(named))
-    return CORRECTION.format(example=shlex.quote(code[0] if code else "path/to/file.py"))
+    return CORRECTION.format(example=example_path(files or [], sources))
