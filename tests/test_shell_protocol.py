@@ -272,3 +272,12 @@ def test_a_run_solves_with_a_whole_file_block(tmp_path):
     step = load_run(run_dir).steps[0]
     assert step.tool_calls[0].origin["kind"] == "whole_file"
     assert [f.path for f in step.snapshot.files] == ["intervals/daterange.py"]
+
+
+def test_the_correction_for_a_snippet_names_the_file_it_came_from():
+    snippet = ("Here's the updated `merge` function:\n```python\ndef merge(ranges: list[DateRange]) -> list[DateRange]:\n"
+               '    """Merge overlapping or adjacent ranges into the fewest ranges covering the same days."""\n'
+               "    return ranges\n```")
+    assert _whole(snippet) == []
+    text = protocol.correction(FILES, snippet, SOURCES)
+    assert "cat > intervals/daterange.py <<'EOF'" in text and "__init__" not in text

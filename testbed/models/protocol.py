@@ -237,9 +237,11 @@ def whole_file_edit(text: str, files: list[str], sources: dict[str, str]) -> tup
     return path, body if body.endswith("\n") else body + "\n", how
 
 
-def block_target(before: str, body: str, files: list[str], sources: dict[str, str]) -> tuple[str, str] | None:
+def block_target(before: str, body: str, files: list[str], sources: dict[str, str],
+                 min_share: float = WHOLE_FILE_SHARE) -> tuple[str, str] | None:
     """The code file a code block is about: the last one named before it (its path, or a file
-    name no other code file has), else the shown file most of whose lines the block holds."""
+    name no other code file has), else the shown file that shares the most lines with the block
+    (at least `min_share` of that file's)."""
     code = [f for f in files if not _is_test_file(f)]
     names: dict[str, list[str]] = {}
     for f in code:
@@ -254,7 +256,7 @@ def block_target(before: str, body: str, files: list[str], sources: dict[str, st
     if best is not None:
         return best, "named before the block"
     scored = sorted(((_share(t, body), f) for f, t in sources.items() if not _is_test_file(f)), reverse=True)
-    if scored and scored[0][0] >= WHOLE_FILE_SHARE:
+    if scored and scored[0][0] > 0 and scored[0][0] >= min_share:
         return scored[0][1], "its lines match that file's"
     return None
 
@@ -295,8 +297,9 @@ def correction(files: list[str] | None = None, last_reply: str | None = None,
     m = _CODE_FENCE.search(last_reply or "")
     if m:
         block = _BLOCK.search(last_reply or "", m.start())
+        # a snippet: the file it came from, however few of that file's lines it holds
         target = block_target((last_reply or "")[:m.start()], block.group(2) if block else "", files or [],
-                              sources or {})
+                              sources or {}, min_share=0.0)
         named = target[0] if target else (code[0] if code else "path/to/file.py")
         return SHOWN_CODE.format(lang=m.group(1).lower(), path=shlex.quote(named))
     return CORRECTION.format(example=example_path(files or [], sources))
