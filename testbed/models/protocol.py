@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections import Counter
 from typing import Any, Callable
 
 from testbed.log import ToolCall
@@ -74,7 +75,6 @@ _CODE_FENCE = re.compile(r"^\s*```\s*(python|py|diff|patch)\b", re.M | re.I)
 # the rest of the file) and it elides nothing ("# ... rest unchanged").
 WHOLE_FILE_LANGS = ("python", "py", "python3")
 WHOLE_FILE_SHARE = 0.5
-_BLOCK = re.compile(r"^[ \t]*```[ \t]*([\w+-]*)[^\n]*\n(.*?)^[ \t]*```[ \t]*$", re.S | re.M)
 _ELIDED = re.compile(r"^\s*(?:#|//)\s*\.\.\.|^\s*\.\.\.\s*$|(?:#|//).*\b(?:unchanged|rest of (?:the )?(?:code|file|class))\b",
                      re.M | re.I)
 
@@ -140,7 +140,7 @@ def code_sources(files: list[str], read: Callable[[str], str | None], budget: in
     shown: dict[str, str] = {}
     used = 0
     for path in sorted(files):
-        if _is_test_file(path) or not path.endswith(CODE_SUFFIXES):
+        if not _is_code_file(path):
             continue
         try:
             text = read(path)
@@ -158,7 +158,7 @@ def example_path(files: list[str], sources: dict[str, str] | None = None) -> str
     create that project's file.)"""
     if sources:
         return shlex.quote(max(sources, key=lambda f: (len(sources[f]), f)))
-    code = [f for f in sorted(files) if f.endswith(CODE_SUFFIXES) and not _is_test_file(f)]
+    code = [f for f in sorted(files) if _is_code_file(f)]
     return shlex.quote(code[0] if code else "path/to/file.py")
 
 
@@ -177,6 +177,10 @@ def with_reminder(chat: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return chat
     last = chat[-1]
     return [*chat[:-1], {**last, "content": f"{last.get('content') or ''}\n\n{REMINDER}"}]
+
+
+def _is_code_file(path: str) -> bool:
+    return path.endswith(CODE_SUFFIXES) and not _is_test_file(path)
 
 
 def _is_test_file(path: str) -> bool:
@@ -223,11 +227,11 @@ def parse_shell(text: str, tool_names: set[str], test_command: str, id_prefix: s
 def whole_file_edit(text: str, files: list[str], sources: dict[str, str]) -> tuple[str, str, str] | None:
     """(path, new contents, how the path was found) when the reply's one code block rewrites one of
     the repository's code files whole; None otherwise."""
-    blocks = [m for m in _BLOCK.finditer(text or "") if m.group(1).lower() in WHOLE_FILE_LANGS]
+    blocks = [m for m in textparse.FENCE.finditer(text or "") if m.group(2).lower() in WHOLE_FILE_LANGS]
     if len(blocks) != 1:
         return None
     block = blocks[0]
-    body = block.group(2)
+    body = block.group(3)
     target = block_target(text[:block.start()], body, files, sources)
     if target is None or target[0] not in sources or _ELIDED.search(body):
         return None
@@ -270,19 +274,10 @@ def write_command(path: str, body: str) -> str:
 
 def _share(original: str, block: str) -> float:
     """The share of the original's non-blank lines the block holds (stripped, as a multiset)."""
-    want = [ln.strip() for ln in original.splitlines() if ln.strip()]
-    if not want:
-        return 0.0
-    have: dict[str, int] = {}
-    for ln in block.splitlines():
-        if ln.strip():
-            have[ln.strip()] = have.get(ln.strip(), 0) + 1
-    hit = 0
-    for ln in want:
-        if have.get(ln, 0) > 0:
-            have[ln] -= 1
-            hit += 1
-    return hit / len(want)
+    want = Counter(ln.strip() for ln in original.splitlines() if ln.strip())
+    have = Counter(ln.strip() for ln in block.splitlines() if ln.strip())
+    total = sum(want.values())
+    return sum((want & have).values()) / total if total else 0.0
 
 
 def _call(call_id: str, name: str, arguments: dict[str, Any], origin: dict[str, Any]) -> ToolCall:
@@ -296,9 +291,9 @@ def correction(files: list[str] | None = None, last_reply: str | None = None,
     code = [f for f in (files or []) if f.endswith(".py") and not _is_test_file(f)]
     m = _CODE_FENCE.search(last_reply or "")
     if m:
-        block = _BLOCK.search(last_reply or "", m.start())
+        block = textparse.FENCE.search(last_reply or "", m.start())
         # a snippet: the file it came from, however few of that file's lines it holds
-        target = block_target((last_reply or "")[:m.start()], block.group(2) if block else "", files or [],
+        target = block_target((last_reply or "")[:m.start()], block.group(3) if block else "", files or [],
                               sources or {}, min_share=0.0)
         named = target[0] if target else (code[0] if code else "path/to/file.py")
         return SHOWN_CODE.format(lang=m.group(1).lower(), path=shlex.quote(named))
