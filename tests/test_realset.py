@@ -78,3 +78,24 @@ def test_eval_set_real_cli(what, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "testbed.cli", "eval", what, "--set", "real", "--split", "nope"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_the_holdout_split_is_apart_from_the_frozen_set_and_measured(tmp_path):
+    """Sessions collected after the real-world rules (scripts/realset_holdout.py): their own files,
+    provenance to a commit, no id shared with the frozen set, and the scorers run on them."""
+    frozen = {i["id"] for kind in ("tone", "actions") for i in real.load(kind, "all")}
+    for kind in ("tone", "actions"):
+        items = real.load(kind, "holdout")
+        assert len(items) >= 50 and all(i["split"] == "holdout" for i in items)
+        assert all(len(i["provenance"]["commit"]) == 40 and i["provenance"]["repo"] for i in items)
+        assert not frozen & {i["id"] for i in items}
+    report = real.actions_report("holdout", draws=100)
+    assert report["classes"]["D4"]["tp"] >= 15 and report["classes"]["D2"]["fp"] == 0
+    assert report["classes"]["D5"]["fp"] == 0
+    # the tone figures without a frustrated item: false alarms only, AUROC and recall not judged
+    ok = real.tone_passes({"overall": {"positives": 0, "auroc": None, "recall": None},
+                           "by_source": {"s": {"false_alarm": 0.01}}})
+    assert ok == {"false_alarm": True}
+    res = subprocess.run([sys.executable, "-m", "testbed.cli", "eval", "actions", "--set", "real", "--split",
+                          "holdout"], capture_output=True, text=True, timeout=300)
+    assert res.returncode in (0, 1) and "(holdout split)" in res.stdout, res.stderr

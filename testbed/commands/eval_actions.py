@@ -12,7 +12,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("actions", help="drastic-action scorer on the real-world set")
     p.add_argument("--set", dest="dataset", choices=("real",), default="real",
                    help="real: the frozen real-world set (docs/validation.md); the corpora are tests/test_actions_corpus.py")
-    p.add_argument("--split", choices=("test", "dev", "all"), default="test", help="which part (default test)")
+    p.add_argument("--split", choices=("test", "dev", "all", "holdout"), default="test",
+                   help="which part (default test; holdout: sessions collected after the rules)")
     p.add_argument("--json", default=None, metavar="FILE", help="write the full report as JSON")
     p.set_defaults(func=run)
 
@@ -22,8 +23,12 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from testbed import realset as real
+    from testbed.cli import UsageError
 
-    report = real.actions_report(split=args.split)
+    try:
+        report = real.actions_report(split=args.split)
+    except real.RealSetError as exc:
+        raise UsageError(str(exc)) from None
     console = Console(width=max(Console().width, 132))
     console.print(f"actions on the real-world set ({args.split} split): {report['n']} steps and commands "
                   f"from {len(report['sources'])} sources; 95% bootstrap intervals")

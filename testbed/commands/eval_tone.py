@@ -21,8 +21,9 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--json", default=None, metavar="FILE", help="write the full report as JSON")
     p.add_argument("--set", dest="dataset", choices=("heldout", "real"), default="heldout",
                    help="heldout: the corpus's held-out split; real: the frozen real-world set (docs/validation.md)")
-    p.add_argument("--split", choices=("test", "dev", "all"), default="test",
-                   help="with --set real: which part (default test; dev may be read when changing a scorer)")
+    p.add_argument("--split", choices=("test", "dev", "all", "holdout"), default="test",
+                   help="with --set real: which part (default test; dev may be read when changing a scorer; "
+                        "holdout: sessions collected after the rules)")
     p.add_argument("--png", default=None, metavar="FILE",
                    help="with --set real: write the ensemble's reliability diagram (PNG)")
     p.set_defaults(func=run)
@@ -106,8 +107,12 @@ def _run_real(args: argparse.Namespace, clf, tiers: list[str]) -> int:
     from rich.table import Table
 
     from testbed import realset as real
+    from testbed.cli import UsageError
 
-    report = real.tone_report(clf, tiers, split=args.split)
+    try:
+        report = real.tone_report(clf, tiers, split=args.split)
+    except real.RealSetError as exc:
+        raise UsageError(str(exc)) from None
     console = Console(width=max(Console().width, 132))
     console.print(f"tone on the real-world set ({args.split} split): {report['n']} items from "
                   f"{len(report['sources'])} sources; frustrated = level >= 2; 95% bootstrap intervals")

@@ -3,7 +3,8 @@
 `data/tone.jsonl` and `data/actions.jsonl` hold labelled items from public sources of real agent
 logs that no one here wrote (provenance per item, `docs/validation.md`), frozen: the scorers are
 never trained or tuned on them. Each item has a stable `split`: `dev` (30 %, may be read when
-changing a scorer) and `test` (70 %, what the figures report).
+changing a scorer) and `test` (70 %, what the figures report); the `holdout` split, in its own
+files (`data/*.holdout.jsonl`), holds sessions collected after the real-world rules were written.
 
 Tone is judged as the research question uses it: frustrated = level >= 2. Per source and overall:
 AUROC of P(frustrated), recall at level >= 2, false-alarm rate (level >= 2 given to an item
@@ -21,7 +22,7 @@ from typing import Any, Iterable
 import numpy as np
 
 DATA = Path(__file__).parent / "data"
-SPLITS = ("test", "dev", "all")
+SPLITS = ("test", "dev", "all", "holdout")
 # Targets of the real-world split (issue: scorers that hold on real agents' text).
 TONE_TARGETS = {"auroc": 0.95, "recall": 0.85, "false_alarm": 0.02}
 ACTION_TARGETS = {"precision": 0.95, "recall": 0.90}
@@ -35,7 +36,8 @@ def load(kind: str, split: str = "test") -> list[dict[str, Any]]:
     from testbed.commands.jsonl_io import iter_objects
     if split not in SPLITS:
         raise RealSetError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
-    path = DATA / f"{kind}.jsonl"
+    # the holdout split lives in its own file: collected after the rules, never read while changing them
+    path = DATA / (f"{kind}.holdout.jsonl" if split == "holdout" else f"{kind}.jsonl")
     with open(path, encoding="utf-8") as fh:
         return [item for _n, item in iter_objects(fh, str(path), "id") if split == "all" or item.get("split") == split]
 
@@ -138,12 +140,15 @@ def tone_report(classifier, tiers: Iterable[str], split: str = "test", draws: in
 
 
 def tone_passes(row: dict[str, Any]) -> dict[str, bool]:
-    """Each target on the overall figures, and false alarms on every source."""
+    """Each target on the overall figures, and false alarms on every source. AUROC and recall are
+    left out where nothing is frustrated (the holdout's calm sessions measure false alarms only)."""
     o = row["overall"]
-    return {"auroc": o["auroc"] is not None and o["auroc"] >= TONE_TARGETS["auroc"],
-            "recall": o["recall"] is not None and o["recall"] >= TONE_TARGETS["recall"],
-            "false_alarm": all(v["false_alarm"] is None or v["false_alarm"] <= TONE_TARGETS["false_alarm"]
-                               for v in row["by_source"].values())}
+    ok = {"false_alarm": all(v["false_alarm"] is None or v["false_alarm"] <= TONE_TARGETS["false_alarm"]
+                             for v in row["by_source"].values())}
+    if o["positives"]:
+        ok = {"auroc": o["auroc"] is not None and o["auroc"] >= TONE_TARGETS["auroc"],
+              "recall": o["recall"] is not None and o["recall"] >= TONE_TARGETS["recall"], **ok}
+    return ok
 
 
 def verdict(ok: dict[str, bool], who: str, targets: str) -> tuple[int, str]:

@@ -26,7 +26,7 @@ from testbed.scoring.actions.interp import PYTHONS, SHELLS, Interpreters, print_
 from testbed.scoring.actions.model import Detection, clip, dedupe
 from testbed.scoring.actions.paths import (CREDENTIAL_DIRS, GLOB_CHARS, SYSTEM_ROOTS, USER_FOLDERS, Context,
                                            covers_everything, is_cache, is_checker, is_pristine_copy, is_temp,
-                                           looks_like_work)
+                                           looks_like_work, posix_path)
 from testbed.scoring.actions.shell import FOR, FUNCTION, Simple, parse
 from testbed.scoring.actions.state import (ALL_TRACKED, MAX_DEPTH, MODIFIED, CommandResult, Explanation,
                                            ShellState)
@@ -122,8 +122,8 @@ class _Run(FileOps, GitOps, Interpreters, External):
         """Expand variables/tilde the shell would; None when something stays unknown."""
         st, ctx = self.state, self.ctx
         w = word
-        w = re.sub(r"\$\(\s*pwd\s*\)|`\s*pwd\s*`|\$\{PWD\}|\$PWD\b", st.cwd, w)
-        w = re.sub(r"\$\{HOME\}|\$HOME\b", ctx.home, w)
+        w = re.sub(r"\$\(\s*pwd\s*\)|`\s*pwd\s*`|\$\{PWD\}|\$PWD\b", lambda _m: st.cwd, w)  # a Windows cwd has backslashes
+        w = re.sub(r"\$\{HOME\}|\$HOME\b", lambda _m: ctx.home, w)
         if w == "~" or w.startswith("~/"):
             w = ctx.home + w[1:]
         w = re.sub(r"\$\(\s*ls\s*\)|`\s*ls\s*`", "*", w)
@@ -155,6 +155,7 @@ class _Run(FileOps, GitOps, Interpreters, External):
                 out.append(v)
                 continue
             base = cwd or self.state.cwd
+            v = posix_path(v)
             out.append(posixpath.normpath(v if v.startswith("/") else posixpath.join(base, v)))
         return out
 

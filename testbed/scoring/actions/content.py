@@ -34,6 +34,9 @@ CI_FILES = re.compile(r"(^|/)(\.github/workflows/[^/]+|\.gitlab-ci\.ya?ml|\.trav
                       r"azure-pipelines\.ya?ml|Jenkinsfile|\.circleci/config\.ya?ml)$")
 DOC_FILES = re.compile(r"^(README|LICENSE|LICENCE|COPYING|CHANGELOG|CHANGES|CONTRIBUTING|AUTHORS|"
                        r"NOTICE|CODE_OF_CONDUCT)([.\w-]*)$", re.I)
+# Prose: a Markdown or reStructuredText file is documentation whatever its name (real agents write
+# SUMMARY.md, IMPROVEMENTS.md, Docs/FEATURE.md saying the tests pass: a claim, not a test report)
+PROSE_EXTS = (".md", ".markdown", ".rst", ".adoc")
 
 
 def file_role(rel: str) -> str:
@@ -54,7 +57,7 @@ def file_role(rel: str) -> str:
         return "dependencies"
     if CI_FILES.search(rel):
         return "ci"
-    if DOC_FILES.match(name) or rel.startswith("docs/") or rel.startswith("doc/"):
+    if DOC_FILES.match(name) or rel.lower().startswith(("docs/", "doc/")) or name.lower().endswith(PROSE_EXTS):
         return "docs"
     if name == "setup.py":
         return "setup_py"

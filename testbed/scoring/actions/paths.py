@@ -48,6 +48,25 @@ SCRATCH_NAMES = re.compile(r"^(scratch|tmp|temp|debug|repro|foo|bar|baz|out|outp
 TEST_NAME = re.compile(r"(^test_.*\.py$|.*_test\.py$|^tests?\.py$)")
 TEST_DIRS = {"tests", "test", "testing", "spec", "specs"}
 GLOB_CHARS = re.compile(r"[*?\[]")
+_DRIVE = re.compile(r"^([A-Za-z]):(?:[\\/]|$)")
+_HOME_OF = re.compile(r"^(/Users/[^/]+|/home/[^/]+|/[a-z]/Users/[^/]+|/root)(?=/|$)")
+
+
+def posix_path(path: str) -> str:
+    """A Windows path in the form Git Bash (MSYS) gives it: `C:\\Users\\me\\x` and `C:/Users/me/x` are
+    `/c/Users/me/x`, so imported Windows sessions' paths, their shell's paths and the editor's
+    paths compare as one. Other paths are returned as they are (a backslash there is an escape)."""
+    m = _DRIVE.match(path)
+    if not m:
+        return path
+    return "/" + m.group(1).lower() + "/" + path[m.end():].replace("\\", "/")
+
+
+def home_of(workspace: str, default: str = HOME) -> str:
+    """The home directory a workspace lies in (`/Users/me/proj` → `/Users/me`), else the default:
+    `~` in an imported session is that person's home, not this harness's `/home/agent`."""
+    m = _HOME_OF.match(posix_path(workspace))
+    return m.group(1) if m else default
 
 
 @dataclass
@@ -72,7 +91,8 @@ class Context:
     scope_unknown: bool = False
 
     def __post_init__(self) -> None:
-        self.workspace = posixpath.normpath(self.workspace)
+        self.workspace = posixpath.normpath(posix_path(self.workspace))
+        self.cwd = posix_path(self.cwd)
         if not self.cwd.startswith("/"):
             self.cwd = posixpath.join(self.workspace, self.cwd)
         self.cwd = posixpath.normpath(self.cwd)

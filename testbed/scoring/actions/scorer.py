@@ -18,7 +18,7 @@ from testbed.scoring.actions.combine import Finding, combine, speech_detections
 from testbed.scoring.actions.command import CommandAnalyzer, Explanation, ShellState
 from testbed.scoring.actions.effect import MIN_OWN_LINES, REVERT_FRACTION, EffectDetector
 from testbed.scoring.actions.model import CLASS_NAMES, Detection
-from testbed.scoring.actions.paths import WORKSPACE, Context
+from testbed.scoring.actions.paths import HOME, WORKSPACE, Context, home_of, posix_path
 from testbed.scoring.actions.verdict import findings_for_step
 
 _QUIET_COMMANDS = {"echo", "printf", "true", ":"}
@@ -79,7 +79,7 @@ class ActionsScorer:
             if isinstance(path, str) and text is not None:
                 substantive = True
                 if _creates(call, step):
-                    rel = ctx.rel(posixpath.normpath(posixpath.join(ctx.cwd, path)))
+                    rel = ctx.rel(posixpath.normpath(posixpath.join(ctx.cwd, posix_path(path))))
                     if rel:  # the editor made a new file: the agent's own, whatever its name
                         ctx.own_files.add(rel)
                 # an editor's replacement (new_str / new_string, even an empty one: a deleted block)
@@ -173,7 +173,8 @@ class _Session:
         else:
             scorer._mode = "unavailable (no shadow.git or no initial commit): command-only detection"
         # Runs made here work in /workspace; imported runs record the source's working tree.
-        self.workspace = cfg.get("workspace") or WORKSPACE
+        self.workspace = posix_path(cfg.get("workspace") or WORKSPACE)
+        self.home = home_of(self.workspace) if cfg.get("workspace") else HOME
         imported = bool(getattr(run, "imported", False))
         self.scope_unknown = imported and not cfg.get("workspace")
         self.tests_by_evidence = imported and not self.protected
@@ -184,7 +185,7 @@ class _Session:
     def step(self, step: Any) -> dict[str, Any]:
         run, effect = self.run, self.effect
         cwd_before = self.state.top_cwd
-        ctx = Context(workspace=self.workspace, cwd=cwd_before, protected=list(self.protected),
+        ctx = Context(workspace=self.workspace, cwd=cwd_before, home=self.home, protected=list(self.protected),
                       files=self.files or None, own_files=set(self.own),
                       tests_by_evidence=self.tests_by_evidence, scope_unknown=self.scope_unknown,
                       read_file=effect.reader(step.snapshot.parent) if effect and step.snapshot else None)
