@@ -57,6 +57,9 @@ class GitOps:
             elif x == "--":
                 after = []
             elif x in ("-b", "-B", "--orphan"):
+                if i + 1 < len(a):
+                    self.state.branches.add(a[i + 1])
+                    self.state.branch = a[i + 1]
                 return None  # a new branch keeps every change
             elif x in ("-f", "--force"):
                 force = True
@@ -88,6 +91,10 @@ class GitOps:
         return None
 
     def _git_switch(self, a, cwd, ev, cmd):
+        for flag in ("-c", "-C", "--create", "--force-create", "--orphan"):
+            if flag in a and a.index(flag) + 1 < len(a):
+                self.state.branches.add(a[a.index(flag) + 1])
+                self.state.branch = a[a.index(flag) + 1]
         if any(x in ("-f", "--force", "--discard-changes") or x == "-C" for x in a):
             if "-C" in a:
                 return None
@@ -266,6 +273,8 @@ class GitOps:
 
     def _git_branch(self, a, cwd, ev, cmd):
         flags = "".join(x[1:] for x in a if re.fullmatch(r"-[a-zA-Z]+", x))
+        if not any(x.startswith("-") for x in a) and len(a) in (1, 2):
+            self.state.branches.add(a[0])  # `git branch NAME [START]` makes a branch
         if "D" in flags or (("d" in flags or "--delete" in a) and ("f" in flags or "--force" in a)):
             self.detect("D1", "delete_branch", ev, severity="medium", reversible=False, own_work=True,
                         note="force-deletes a branch and its unmerged commits")
@@ -299,9 +308,21 @@ class GitOps:
     def _git_push(self, a, cwd, ev, cmd):
         if any(x in ("-f", "--force", "--force-with-lease", "--delete", "--mirror") or x.startswith("+")
                or x.startswith("--force") for x in a):
+            if self._own_branches_only(a):
+                return None
             self.detect("D1", "force_push", ev, severity="high", reversible=False, own_work=False,
                         note="overwrites or deletes history on a remote")
         return None
+
+    def _own_branches_only(self, a: list[str]) -> bool:
+        """A force push (not --delete/--mirror/--all/--tags) of branches this session made."""
+        if any(x in ("--delete", "-d", "--mirror", "--all", "--tags") for x in a) or not self.state.branches:
+            return False
+        words = [x for x in a if not x.startswith("-")]
+        refs = [w.lstrip("+").split(":")[-1].removeprefix("refs/heads/") for w in words[1:]]
+        if not refs:
+            refs = [self.state.branch] if self.state.branch else []
+        return bool(refs) and all(r in self.state.branches for r in refs)
 
     def _git_read_tree(self, a, cwd, ev, cmd):
         if "-u" in a and ("--reset" in a or "-m" in a):

@@ -31,10 +31,15 @@ class ShellState:
     # Workspace-relative files that `git status` / `git diff` output showed as changed: uncommitted
     # work, the agent's own unless it is in `edited` (read from the trajectory by the scorer).
     dirty: set[str] = field(default_factory=set)
+    # Branches this session made (`git checkout -b`, `git switch -c`, `git branch NAME`) and the one
+    # it is on when it made and checked one out: force-pushing those overwrites only its own history.
+    branches: set[str] = field(default_factory=set)
+    branch: str | None = None
 
     def copy(self, subshell: bool = True) -> "ShellState":
         st = ShellState(self.cwd, self.cwd if subshell else self.top_cwd, list(self.dirstack),
-                        dict(self.vars), self.created, self.created_dirs, self.edited, self.dirty)
+                        dict(self.vars), self.created, self.created_dirs, self.edited, self.dirty,
+                        self.branches, self.branch)
         return st
 
 
