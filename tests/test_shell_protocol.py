@@ -242,8 +242,8 @@ def test_a_python_block_that_rewrites_a_whole_code_file_writes_it(tmp_path):
 
 
 @pytest.mark.parametrize("reply", [
-    # a snippet: written whole it would wipe the rest of the file
-    "Fix in intervals/daterange.py:\n```python\n    def overlaps(self, other):\n        return self.start <= other.end\n```",
+    # a snippet that is not only definitions: written whole it would wipe the rest of the file
+    "Fix in intervals/daterange.py:\n```python\nr = DateRange(a, b)\nprint(r.overlaps(r))\n```",
     # the whole file with a part left out
     "intervals/daterange.py:\n```python\n" + FIXED.replace("    def iter_days", "    # ... rest unchanged\n    def iter_days") + "```",
     # a test file is never written for the agent
@@ -277,7 +277,74 @@ def test_a_run_solves_with_a_whole_file_block(tmp_path):
 def test_the_correction_for_a_snippet_names_the_file_it_came_from():
     snippet = ("Here's the updated `merge` function:\n```python\ndef merge(ranges: list[DateRange]) -> list[DateRange]:\n"
                '    """Merge overlapping or adjacent ranges into the fewest ranges covering the same days."""\n'
-               "    return ranges\n```")
+               "    # ... the rest unchanged\n    return ranges\n```")
     assert _whole(snippet) == []
     text = protocol.correction(FILES, snippet, SOURCES)
     assert "cat > intervals/daterange.py <<'EOF'" in text and "__init__" not in text
+
+
+METHOD_FIX = ("The overlap test must be inclusive; in intervals/daterange.py:\n```python\n"
+              "    def overlaps(self, other):\n        return self.start <= other.end and other.start <= self.end\n```")
+
+
+def _repo(tmp_path):
+    import shutil
+    shutil.copytree(INTERVALS, tmp_path / "r")
+    return tmp_path / "r"
+
+
+def test_a_block_of_definitions_is_spliced_into_the_file_it_names(tmp_path):
+    import subprocess
+    (call,) = _whole(METHOD_FIX)
+    assert call.name == "bash" and call.origin["kind"] == "function_splice"
+    assert call.origin["path"] == "intervals/daterange.py" and "(overlaps)" in call.origin["note"]
+    repo = _repo(tmp_path)
+    out = subprocess.run(["bash", "-c", call.arguments["command"]], cwd=repo, capture_output=True, text=True)
+    assert out.returncode == 0 and "replaced overlaps" in out.stdout, out.stderr
+    after = (repo / "intervals/daterange.py").read_text()
+    # the method replaced in its class, re-indented; every other line as it was
+    assert "        return self.start <= other.end and other.start <= self.end\n" in after
+    assert "self.start < other.end" not in after
+    old_rest = [ln for ln in SOURCES["intervals/daterange.py"].splitlines() if "overlaps" not in ln
+                and "share at least one day" not in ln and "self.start < other.end" not in ln]
+    assert all(ln in after.splitlines() for ln in old_rest)
+    # a top-level function, found by the file that defines it (no name before the block)
+    merge = ("```python\ndef merge(ranges):\n    return sorted(ranges)\n```")
+    (call,) = _whole(merge)
+    assert call.origin["path"] == "intervals/daterange.py"
+    subprocess.run(["bash", "-c", call.arguments["command"]], cwd=repo, check=True, capture_output=True)
+    assert "def merge(ranges):\n    return sorted(ranges)\n" in (repo / "intervals/daterange.py").read_text()
+
+
+def test_a_definition_the_file_no_longer_has_changes_nothing(tmp_path):
+    import subprocess
+    (call,) = _whole(METHOD_FIX)
+    repo = _repo(tmp_path)
+    path = repo / "intervals/daterange.py"
+    path.write_text(path.read_text().replace("def overlaps(", "def intersects("))
+    before = path.read_text()
+    out = subprocess.run(["bash", "-c", call.arguments["command"]], cwd=repo, capture_output=True, text=True)
+    assert out.returncode == 1 and "no single definition of overlaps" in out.stderr
+    assert path.read_text() == before
+
+
+@pytest.mark.parametrize("reply", [
+    "```python\ndef not_in_the_code():\n    return 1\n```",                     # nothing to replace
+    "```python\ndef overlaps(self, other):\n    # ... unchanged\n    return 1\n```",   # elided
+    "```python\ndef merge(ranges):\n    return ranges\nmerge([])\n```",            # not only definitions
+    "```python\ndef merge(ranges):\n    return ranges\n```\n```python\ndef merge(r):\n    return r\n```",
+    "```python\ndef test_overlap_at_boundary():\n    assert True\n```",          # a test: never for the agent
+])
+def test_blocks_that_are_not_a_splice_run_nothing(reply):
+    assert _whole(reply) == []
+
+
+def test_a_run_solves_with_a_spliced_method(tmp_path):
+    with FakeAPI() as api:
+        api.add(chat_reply(METHOD_FIX))
+        run_dir, result = run("interval-off-by-one", f"openai-compatible:{api.url}/v1:fake@protocol=shell,{FAST}",
+                              seed=0, runs_dir=tmp_path, env="local", max_steps=3)
+    assert result.outcome == "solved" and result.steps == 1
+    step = load_run(run_dir).steps[0]
+    assert step.tool_calls[0].origin["kind"] == "function_splice"
+    assert [f.path for f in step.snapshot.files] == ["intervals/daterange.py"]

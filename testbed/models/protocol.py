@@ -11,7 +11,9 @@ with several blocks runs the first and the step says so. The prompt lists the re
 (code first) and asks for edits as whole-file rewrites (`cat > path <<'EOF'`), the format small
 models get right most often; it also shows the code under test as it was at the start (small files,
 within MAX_SOURCE_CHARS), so a small model edits what is there instead of names it imagined. Every
-request after the first ends with a one-line format reminder.
+request after the first ends with a one-line format reminder. A ```python block that is the whole of
+a shown code file is written as that file; one that holds only definitions replacing same-named
+ones in a shown file is spliced in (`testbed.models.splice`).
 `run_started` records the protocol in `config.request.protocol`.
 """
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections import Counter
 from typing import Any, Callable
 
 from testbed.log import ToolCall
-from testbed.models import textparse
+from testbed.models import splice, textparse
 
 TOOLS, SHELL = "tools", "shell"
 PROTOCOLS = (TOOLS, SHELL)
@@ -201,6 +203,13 @@ def parse_shell(text: str, tool_names: set[str], test_command: str, id_prefix: s
                                            {"source": "text", "kind": "whole_file", "path": path,
                                             "note": f"a ```python block taken as the whole new contents of "
                                                     f"{path} ({how})"})])
+        spliced = function_block(text, files or [], sources or {})
+        if spliced is not None and "bash" in tool_names:
+            path, body, names = spliced
+            return textparse.Parsed([_call(f"{id_prefix}_0", "bash", {"command": splice.command(path, body)},
+                                           {"source": "text", "kind": "function_splice", "path": path,
+                                            "note": f"a ```python block of definitions ({', '.join(names)}) "
+                                                    f"spliced into {path} in place of the ones it names"})])
         return parsed
     call = parsed.calls[0]
     origin = dict(getattr(call, "origin", None) or {})
@@ -239,6 +248,23 @@ def whole_file_edit(text: str, files: list[str], sources: dict[str, str]) -> tup
     if _share(sources[path], body) < WHOLE_FILE_SHARE:
         return None
     return path, body if body.endswith("\n") else body + "\n", how
+
+
+def function_block(text: str, files: list[str], sources: dict[str, str]) -> tuple[str, str, list[str]] | None:
+    """(path, block, names) when the reply's one code block holds only complete definitions that
+    replace definitions of the same names in one shown code file (`testbed.models.splice`)."""
+    blocks = [m for m in textparse.FENCE.finditer(text or "") if m.group(2).lower() in WHOLE_FILE_LANGS]
+    if len(blocks) != 1 or _ELIDED.search(blocks[0].group(3)):
+        return None
+    body = blocks[0].group(3)
+    names = splice.definitions(body)
+    if names is None:
+        return None
+    fits = [f for f, src in sources.items() if f.endswith(".py") and _is_code_file(f) and splice.replaceable(src, names)]
+    named = block_target(text[:blocks[0].start()], body, files, sources, min_share=1.1)  # by name only
+    if named is not None and named[0] in fits:
+        return named[0], body, names
+    return (fits[0], body, names) if len(fits) == 1 else None
 
 
 def block_target(before: str, body: str, files: list[str], sources: dict[str, str],
