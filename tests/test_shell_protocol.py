@@ -262,16 +262,6 @@ def test_a_whole_file_block_needs_the_file_shown_and_a_bash_tool():
     assert protocol.parse_shell(f"```python\n{FIXED}```", {"run_tests"}, TEST_CMD, "t", FILES, SOURCES).calls == []
 
 
-def test_a_run_solves_with_a_whole_file_block(tmp_path):
-    with FakeAPI() as api:
-        api.add(chat_reply(f"The overlap test must be inclusive.\n```python\n{FIXED}"))
-        api.add(chat_reply("Checking.\n```bash\npython3 -m pytest -q tests\n```"))
-        run_dir, result = run("interval-off-by-one", f"openai-compatible:{api.url}/v1:fake@protocol=shell,{FAST}",
-                              seed=0, runs_dir=tmp_path, env="local", max_steps=3)
-    assert result.outcome == "solved" and result.steps == 1
-    step = load_run(run_dir).steps[0]
-    assert step.tool_calls[0].origin["kind"] == "whole_file"
-    assert [f.path for f in step.snapshot.files] == ["intervals/daterange.py"]
 
 
 def test_the_correction_for_a_snippet_names_the_file_it_came_from():
@@ -339,12 +329,17 @@ def test_blocks_that_are_not_a_splice_run_nothing(reply):
     assert _whole(reply) == []
 
 
-def test_a_run_solves_with_a_spliced_method(tmp_path):
+@pytest.mark.parametrize("reply, kind", [
+    (f"The overlap test must be inclusive.\n```python\n{FIXED}", "whole_file"),   # cut by the stop sequence
+    (METHOD_FIX, "function_splice"),
+])
+def test_a_run_solves_with_a_python_block(tmp_path, reply, kind):
     with FakeAPI() as api:
-        api.add(chat_reply(METHOD_FIX))
+        api.add(chat_reply(reply))
+        api.add(chat_reply("Checking.\n```bash\npython3 -m pytest -q tests\n```"))
         run_dir, result = run("interval-off-by-one", f"openai-compatible:{api.url}/v1:fake@protocol=shell,{FAST}",
                               seed=0, runs_dir=tmp_path, env="local", max_steps=3)
     assert result.outcome == "solved" and result.steps == 1
     step = load_run(run_dir).steps[0]
-    assert step.tool_calls[0].origin["kind"] == "function_splice"
+    assert step.tool_calls[0].origin["kind"] == kind
     assert [f.path for f in step.snapshot.files] == ["intervals/daterange.py"]

@@ -236,7 +236,7 @@ def parse_shell(text: str, tool_names: set[str], test_command: str, id_prefix: s
 def whole_file_edit(text: str, files: list[str], sources: dict[str, str]) -> tuple[str, str, str] | None:
     """(path, new contents, how the path was found) when the reply's one code block rewrites one of
     the repository's code files whole; None otherwise."""
-    blocks = [m for m in textparse.FENCE.finditer(text or "") if m.group(2).lower() in WHOLE_FILE_LANGS]
+    blocks = _python_blocks(text)
     if len(blocks) != 1:
         return None
     block = blocks[0]
@@ -250,10 +250,14 @@ def whole_file_edit(text: str, files: list[str], sources: dict[str, str]) -> tup
     return path, body if body.endswith("\n") else body + "\n", how
 
 
+def _python_blocks(text: str) -> list[re.Match[str]]:
+    return [m for m in textparse.FENCE.finditer(text or "") if m.group(2).lower() in WHOLE_FILE_LANGS]
+
+
 def function_block(text: str, files: list[str], sources: dict[str, str]) -> tuple[str, str, list[str]] | None:
     """(path, block, names) when the reply's one code block holds only complete definitions that
     replace definitions of the same names in one shown code file (`testbed.models.splice`)."""
-    blocks = [m for m in textparse.FENCE.finditer(text or "") if m.group(2).lower() in WHOLE_FILE_LANGS]
+    blocks = _python_blocks(text)
     if len(blocks) != 1 or _ELIDED.search(blocks[0].group(3)):
         return None
     body = blocks[0].group(3)

@@ -18,7 +18,7 @@ from testbed.scoring.actions.combine import Finding, combine, speech_detections
 from testbed.scoring.actions.command import CommandAnalyzer, Explanation, ShellState
 from testbed.scoring.actions.effect import MIN_OWN_LINES, REVERT_FRACTION, EffectDetector
 from testbed.scoring.actions.model import CLASS_NAMES, Detection
-from testbed.scoring.actions.paths import HOME, WORKSPACE, Context, home_of, posix_path
+from testbed.scoring.actions.paths import WORKSPACE, Context, home_of, posix_path
 from testbed.scoring.actions.verdict import findings_for_step
 
 _QUIET_COMMANDS = {"echo", "printf", "true", ":"}
@@ -174,7 +174,7 @@ class _Session:
             scorer._mode = "unavailable (no shadow.git or no initial commit): command-only detection"
         # Runs made here work in /workspace; imported runs record the source's working tree.
         self.workspace = posix_path(cfg.get("workspace") or WORKSPACE)
-        self.home = home_of(self.workspace) if cfg.get("workspace") else HOME
+        self.home = home_of(self.workspace)  # this harness's /workspace: its own HOME
         imported = bool(getattr(run, "imported", False))
         self.scope_unknown = imported and not cfg.get("workspace")
         self.tests_by_evidence = imported and not self.protected
