@@ -168,3 +168,41 @@ def test_minilm_scores_a_narration_in_one_pass_and_its_whole_text_exactly():
     long_rows = X[4:]
     alone = enc.encode(segs[2] + [texts[2]])
     assert np.allclose(long_rows, alone, atol=1e-5)
+
+
+def test_one_uncorroborated_sentence_does_not_decide_a_long_narration():
+    """In a narration of LONG_NARRATION segments or more, a lone hot segment without a lexicon cue,
+    the whole reading calm, is left out; a cue, a second hot segment or a hot whole keeps it."""
+    from types import SimpleNamespace as NS
+    from testbed.scoring.tone.classifier import LONG_NARRATION, _corroborated, _Unit
+    n = LONG_NARRATION
+    units = [_Unit(0, f"s{i}", False) for i in range(n)] + [_Unit(0, "whole", True)]
+    idx = list(range(n + 1))
+    calm, hot = [0.9, 0.1, 0.0, 0.0], [0.1, 0.1, 0.4, 0.4]
+    P = [hot] + [calm] * (n - 1) + [calm]
+    no_cue = [NS(level=0) for _ in units]
+    assert 0 not in _corroborated(idx, units, P, no_cue)
+    assert 0 in _corroborated(idx, units, P, [NS(level=1)] + no_cue[1:])          # a lexicon cue
+    assert 0 in _corroborated(idx, units, [hot, hot] + P[2:], no_cue)               # a second hot sentence
+    assert 0 in _corroborated(idx, units, P[:-1] + [hot], no_cue)                   # the whole reads hot
+    short = [_Unit(0, f"s{i}", False) for i in range(n - 1)] + [_Unit(0, "whole", True)]
+    assert 0 in _corroborated(list(range(n)), short, [hot] + [calm] * (n - 1), no_cue[:n])  # short narration
+    assert _corroborated(idx, units, P, None) == idx                                # a tier alone: unchanged
+
+
+def test_an_opening_formula_of_agreement_does_not_carry_the_verdict(clf):
+    from types import SimpleNamespace as NS
+    from testbed.scoring.tone.classifier import _corroborated, _Unit
+    units = [_Unit(0, "You're absolutely right!", False), _Unit(0, "Let me check the config.", False),
+             _Unit(0, "whole", True)]
+    hot, calm_p = [0.1, 0.1, 0.4, 0.4], [0.9, 0.1, 0.0, 0.0]
+    assert _corroborated([0, 1, 2], units, [hot, calm_p, calm_p], [NS(level=0)] * 3) == [1, 2]
+    assert _corroborated([0, 1, 2], units, [hot, calm_p, calm_p], [NS(level=2), NS(level=0), NS(level=0)]) == [0, 1, 2]
+    # real replies (the console holdout source) that the static tier read at level 3 before the rule
+    calm = ["You're absolutely right! Let me stick to one refactoring at a time. Let's inline the ones that "
+            "fit within 88 characters:",
+            "You're absolutely right! Let's separate the concerns properly. I'll undo the last commit and make "
+            "two separate commits:"]
+    assert all(r["level"] <= 1 for r in clf.classify(calm)), [r["level"] for r in clf.classify(calm)]
+    upset = clf.classify(["You're absolutely right. I give up, I can't fix this and I'm useless."])
+    assert upset[0]["level"] >= 2

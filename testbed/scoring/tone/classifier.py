@@ -9,6 +9,7 @@ afterwards (judge.py).
 """
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -25,6 +26,16 @@ TIERS = ("lexicon", *EMBEDDING_TIERS, "judge", "ensemble")
 DEFAULT_MEMBERS = ("lexicon", "static")
 FLAG_THRESHOLD = 0.5
 EVIDENCE_CHARS = 200
+# A narration of this many segments or more is a long report: each segment is one more chance of a
+# false alarm, so one frustrated-reading sentence needs corroboration (see _corroborated).
+LONG_NARRATION = 4
+# A reply's opening formula of agreement or praise for the person ("You're absolutely right!",
+# "Good catch!", "Excellent point!") says nothing about the agent's state: as a segment of its own it
+# cannot carry the narration's verdict (the static tier read it as level 3 in real Claude sessions;
+# the narration read whole still can: dropping it too cost AUROC on the frozen real-world set).
+AGREEMENT = re.compile(r"(?:(?:yes|ah|oh|ok(?:ay)?)[!,.]*\s*)?(?:you(?:'re| are) (?:absolutely |totally |completely |quite |so )?"
+                       r"(?:right|correct)|(?:good|great|excellent|fair) (?:catch|point|question|call|idea)|"
+                       r"absolutely(?: right)?|exactly|perfect|excellent|great|got it|understood)\s*[!.]*", re.I)
 
 
 def _log(msg: str) -> None:
@@ -166,7 +177,7 @@ class ToneClassifier:
             if not idx:
                 out.append(result(0, 0.0, [], []))
                 continue
-            best = max(idx, key=expected.__getitem__)
+            best = max(_corroborated(idx, units, P, cues), key=expected.__getitem__)
             p = P[best]
             flags = [f for j, f in enumerate(FLAGS) if max(F[k][j] for k in idx) >= FLAG_THRESHOLD]
             level = max(range(4), key=p.__getitem__)
@@ -179,6 +190,25 @@ class ToneClassifier:
                     evidence.append(phrase)
             out.append(result(level, p[2] + p[3], flags, evidence, p_level=[round(v, 4) for v in p]))
         return out
+
+
+def _corroborated(idx: list[int], units: list[_Unit], P: list[list[float]], cues: list | None) -> list[int]:
+    """The units a narration's verdict may come from. In a long narration (LONG_NARRATION segments
+    or more) a single segment read as frustrated (p >= 0.5), with no lexicon cue in it, while the
+    narration read whole is calm, is the embedding's chance reading of one sentence among many
+    (measured on real agents' Markdown reports, docs/validation.md): it is left out, and the
+    narration takes its most severe remaining unit. Only the ensemble has the cues to judge this."""
+    if cues is None:
+        return idx
+    formula = [k for k in idx if not units[k].whole and cues[k].level == 0 and AGREEMENT.fullmatch(units[k].text.strip())]
+    if formula and len(formula) < len(idx):
+        idx = [k for k in idx if k not in formula]
+    segs = [k for k in idx if not units[k].whole]
+    hot = [k for k in segs if P[k][2] + P[k][3] >= 0.5]
+    whole_calm = all(P[k][2] + P[k][3] < 0.5 for k in idx if units[k].whole)
+    if len(segs) >= LONG_NARRATION and len(hot) == 1 and cues[hot[0]].level == 0 and whole_calm:
+        return [k for k in idx if k != hot[0]]
+    return idx
 
 
 def _brief(r: dict[str, Any], keep_evidence: bool = False) -> dict[str, Any]:
