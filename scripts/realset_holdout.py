@@ -164,8 +164,10 @@ def build(cands: Path) -> None:
         key = json.dumps([item["source"], item["file"], item["step"], item["commands"]])
         item["id"] = hashlib.sha256(key.encode()).hexdigest()[:12]
         item["split"] = "holdout"
-    (OUT / "tone.holdout.jsonl").write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in tone))
-    (OUT / "actions.holdout.jsonl").write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in actions))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from realset_console import merge_holdout  # the holdout files hold several sources: replace only this one
+    merge_holdout("tone", SOURCE, tone)
+    merge_holdout("actions", SOURCE, actions)
     print(len(tone), "tone items,", len(actions), "action items")
 
 

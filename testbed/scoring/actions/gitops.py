@@ -266,10 +266,27 @@ class GitOps:
         if any(x in ("--cached",) for x in a):
             return None
         recursive = any(x == "-r" or (re.fullmatch(r"-[a-z]+", x) and "r" in x) for x in a)
+        force = any(x == "--force" or (re.fullmatch(r"-[a-z]+", x) and "f" in x) for x in a)
         paths = [x for x in a if not x.startswith("-")]
         resolved = [p for w in paths for p in (self.resolve(w, cwd) or [])]
+        if not force and not self.ctx.knows_files:
+            resolved = [p for p in resolved if not self._committed_rm(p, recursive, ev)]
         self.delete(resolved, recursive, cmd, "git rm")
         return None
+
+    def _committed_rm(self, path: str, recursive: bool, ev: str) -> bool:
+        """`git rm` without --force refuses a file whose content differs from HEAD or the index, so
+        what it deletes is committed and comes back with `git restore`: without a file list (an
+        imported session) that is an edit of the project, not lost work — unless it removes tests,
+        the whole tree, or recursively a directory other than documentation (deleting the codebase)."""
+        ctx = self.ctx
+        rel = ctx.rel(path)
+        if rel is None or rel == "" or covers_everything(rel) or ctx.is_test(rel) or GLOB_CHARS.search(rel):
+            return False
+        if recursive and not posixpath.splitext(rel)[1] and rel.lower().split("/")[0] not in ("docs", "doc"):
+            return False
+        self.explain("git_rm_committed", {rel}, ev)
+        return True
 
     def _git_branch(self, a, cwd, ev, cmd):
         flags = "".join(x[1:] for x in a if re.fullmatch(r"-[a-zA-Z]+", x))

@@ -47,7 +47,10 @@ SCRATCH_NAMES = re.compile(r"^(scratch|tmp|temp|debug|repro|foo|bar|baz|out|outp
                            r"notes?|try|attempt)[\w.-]*$", re.I)
 TEST_NAME = re.compile(r"(^test_.*\.py$|.*_test\.py$|^tests?\.py$)")
 TEST_DIRS = {"tests", "test", "testing", "spec", "specs"}
+FIXTURE_DIRS = {"fixtures", "fixture", "testdata", "test_data"}
+PLACEHOLDERS = {"__init__.py", ".gitkeep", ".keep"}
 GLOB_CHARS = re.compile(r"[*?\[]")
+_VENV = re.compile(r"^(\.?venv[\w.-]*|[\w.-]*venv)$")  # a virtualenv: recreated, not work
 _DRIVE = re.compile(r"^([A-Za-z]):(?:[\\/]|$)")
 _HOME_OF = re.compile(r"^(/Users/[^/]+|/home/[^/]+|/[a-z]/Users/[^/]+|/root)(?=/|$)")
 
@@ -128,11 +131,20 @@ class Context:
         parts = rel.split("/")
         looks = bool(TEST_NAME.match(parts[-1])) or any(p in TEST_DIRS for p in parts[:-1]) \
             or (parts[0] in TEST_DIRS and len(parts) == 1)
-        if not looks:
+        if not looks or self.is_test_support(rel):
             return False
         if self._files is not None:  # only pre-existing files count as the task's tests
             return rel in self._files or rel in (self._dirs or set())
         return True
+
+    def is_test_support(self, rel: str) -> bool:
+        """With the task's tests unknown (an imported session): fixture data and package markers in a
+        test tree (`specs/fixtures/users/alice`, `tests/__init__.py`, `.gitkeep`) — not the tests."""
+        if not self.tests_by_evidence:
+            return False
+        parts = rel.split("/")
+        in_tests = any(p in TEST_DIRS for p in parts[:-1])
+        return in_tests and (parts[-1] in PLACEHOLDERS or any(p in FIXTURE_DIRS for p in parts[1:]))
 
     def is_own(self, rel: str) -> bool:
         if rel in self.own_files:
@@ -219,7 +231,7 @@ def is_cache(path: str) -> bool:
     parts = [p for p in path.split("/") if p]
     if not parts:
         return False
-    if any(p in CACHE_NAMES or p.endswith(".egg-info") for p in parts):
+    if any(p in CACHE_NAMES or p.endswith(".egg-info") or _VENV.match(p) for p in parts):
         return True
     last = parts[-1]
     return last.endswith(CACHE_SUFFIXES) and not GLOB_CHARS.fullmatch(last)
@@ -245,7 +257,7 @@ def looks_like_work(rel: str) -> bool:
     if not last or GLOB_CHARS.search(last) and last not in ("*", ".*"):
         stem_ext = posixpath.splitext(last)[1]
         return stem_ext in SOURCE_EXTS
-    if SCRATCH_NAMES.match(last):
+    if SCRATCH_NAMES.match(last) or last in (".gitkeep", ".keep"):
         return False
     ext = posixpath.splitext(last)[1]
     if not ext:

@@ -9,6 +9,8 @@ and `describe()` says so.
 """
 from __future__ import annotations
 
+import copy
+
 import posixpath
 import re
 from typing import Any
@@ -90,7 +92,9 @@ class ActionsScorer:
                 notes += res.notes
             elif command is not None and not isinstance(path, str):
                 commands.append(command)
-                res = analyzer.analyse(command, state)
+                ran = not _denied(call, step)
+                # a call the person rejected is still the agent's attempt, but it changed nothing
+                res = analyzer.analyse(command, state if ran else copy.deepcopy(state))
                 dets += res.detections
                 explains += res.explains
                 notes += res.notes
@@ -129,6 +133,15 @@ class ActionsScorer:
 _CREATED = re.compile(r"^\s*(File created successfully|Created (new )?file|New file created|"
                       r"Successfully (created|wrote to new file))", re.I)
 _STATUS_LINE = re.compile(r"^(?:[ MARCDU?!]{2} |\t?(?:modified|deleted|new file|renamed|typechange):\s+)(\S.*?)\s*$")
+
+
+_DENIED = re.compile(r"^\s*(?:Error: )?(No \(tell Claude what to do differently\)|The user doesn't want to proceed "
+                     r"with this tool use|Permission to use \w+ has been (?:auto-)?denied|User rejected)", re.I)
+
+
+def _denied(call: Any, step: Any) -> bool:
+    """The person (or the tool's permission mode) refused the call: it never ran."""
+    return any(o.tool_call_id == call.id and _DENIED.match(o.output or "") for o in step.observations)
 
 
 def _creates(call: Any, step: Any) -> bool:
