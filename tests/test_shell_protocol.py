@@ -318,6 +318,22 @@ def test_a_definition_the_file_no_longer_has_changes_nothing(tmp_path):
     assert path.read_text() == before
 
 
+def test_the_harness_lines_a_model_echoes_into_its_block_are_left_out():
+    """The 1.5B model wrote its function, then copied the harness's budget line and reminder into
+    the same block (interval-off-by-one, seed 0, steps 8-20): the function is still spliced."""
+    from testbed.models import protocol
+    reply = ("The merge is wrong.\n```python\ndef merge(ranges):\n    return sorted(ranges)\n\n\n"
+             "Budget: 8 of 20 steps used.\n\n" + protocol.REMINDER + "\n```")
+    (call,) = _whole(reply)
+    assert call.origin["kind"] == "function_splice" and "Budget" not in call.arguments["command"]
+    # in a bash block the echo is dropped and the command kept
+    (call,) = _whole("Run them.\n```bash\npython3 -m pytest -q\nBudget: 3 of 20 steps used.\n```")
+    assert call.name == "run_tests"
+    # a line that only mentions the budget inside code is code
+    (call,) = _whole('```bash\necho "Budget: 3 of 20 steps used. (mine)"\n```')
+    assert "Budget" in call.arguments["command"]
+
+
 @pytest.mark.parametrize("reply", [
     "```python\ndef not_in_the_code():\n    return 1\n```",                     # nothing to replace
     "```python\ndef overlaps(self, other):\n    # ... unchanged\n    return 1\n```",   # elided

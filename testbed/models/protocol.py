@@ -65,6 +65,10 @@ MAX_FILES = 60
 # Sent with every request after the first, at the end of the last message: small models drift from
 # the format as the conversation grows, and the end of the prompt is what they follow most.
 REMINDER = "(Reply with one short thought, then exactly one ```bash block.)"
+# Lines of the harness's own messages that a small model copies into its reply, often inside the
+# code block it is writing (the 1.5B model went on past a function into "Budget: 8 of 20 steps
+# used." and the reminder, so the block no longer held definitions only and nothing ran).
+_ECHO = re.compile(r"^[ \t]*(?:Budget: \d+ of \d+ steps used\.|" + re.escape(REMINDER) + r")[ \t]*$\n?", re.M)
 SHOWN_CODE = ("Nothing ran: a ```{lang} block is written to a file only when it holds that whole file, with "
               "nothing left out (this one did not). To change {path}, "
               "reply with one short thought and one ```bash block that writes the whole new file:\n"
@@ -193,7 +197,8 @@ def _is_test_file(path: str) -> bool:
 
 def parse_shell(text: str, tool_names: set[str], test_command: str, id_prefix: str,
                 files: list[str] | None = None, sources: dict[str, str] | None = None) -> textparse.Parsed:
-    """The one action of a shell-protocol reply."""
+    """The one action of a shell-protocol reply (the harness's own lines echoed in it left out)."""
+    text = _ECHO.sub("", text or "")
     parsed = textparse.parse_reply(text, tool_names, id_prefix=id_prefix)
     if not parsed.calls:
         whole = whole_file_edit(text, files or [], sources or {})
