@@ -9,8 +9,10 @@ before the scorers were run on it.
 
 The console shows `⏺ text` for the agent's narration, `⏺ Bash(command)` and other tools for its
 calls, `  ⎿  output` for what came back, `> ` for the person. Lines the terminal wrapped are joined
-with a space; a command the console cut short ends in "…" and is labelled as shown. Days 011-016
-are another agent's console (no `⏺` lines) and are not read.
+with a space (in a command, a line shorter than WRAP columns ended at a newline of the command); a
+command the console cut short ends in "…" and is labelled as shown. Each day's tool calls are
+replayed through the actions scorer in order, so an item's state is the one the scorer tracked.
+Days 011-016 are another agent's console (no `⏺` lines) and are not read.
 """
 import hashlib
 import json
