@@ -359,3 +359,37 @@ def test_a_run_solves_with_a_python_block(tmp_path, reply, kind):
     step = load_run(run_dir).steps[0]
     assert step.tool_calls[0].origin["kind"] == kind
     assert [f.path for f in step.snapshot.files] == ["intervals/daterange.py"]
+
+
+def test_a_repeated_tool_output_is_sent_as_a_pointer_to_the_first():
+    from testbed.models import protocol
+    out = "F" * 50 + "\n" + "E   assert 1 == 2\n" * 20
+    msgs = [{"role": "system", "content": "s"}, {"role": "user", "content": "task"}]
+    for k in range(3):
+        msgs += [{"role": "assistant", "content": "Run them.", "tool_calls": [{"id": f"c{k}", "name": "run_tests"}]},
+                 {"role": "tool", "tool_call_id": f"c{k}", "name": "run_tests",
+                  "content": out + f"4 failed, 12 passed in 0.{k}3s"}]
+    msgs += [{"role": "assistant", "content": "Fix.", "tool_calls": [{"id": "c9", "name": "bash"}]},
+             {"role": "tool", "tool_call_id": "c9", "name": "bash", "content": "short"}]
+    got = protocol.collapse_repeats(msgs)
+    tools = [m["content"] for m in got if m["role"] == "tool"]
+    assert tools[0].startswith("FFFF") and tools[1] == "(the same 22 lines as the output of the step before above)"
+    assert tools[2] == "(the same 22 lines as the output 2 steps back above)" and tools[3] == "short"
+    assert protocol.collapse_repeats(got[:4]) == got[:4]          # what was sent stays as it was sent
+    assert msgs[3]["content"].startswith("FFFF")                  # the log's messages are not touched
+
+
+def test_a_local_request_records_and_applies_the_collapse(monkeypatch):
+    from testbed.models import load_model
+    m = load_model("openai-compatible:http://127.0.0.1:9/v1:x@protocol=shell")
+    assert m._request_params()["collapse_repeats"] == protocol.REPEAT_NOTE
+    big = "x" * 300
+    msgs = [{"role": "system", "content": "s"}, {"role": "user", "content": "t"},
+            {"role": "assistant", "content": "```bash\nls\n```", "tool_calls": [{"id": "a", "name": "bash",
+                                                                           "origin": {"source": "text"}}]},
+            {"role": "tool", "tool_call_id": "a", "name": "bash", "content": big},
+            {"role": "assistant", "content": "```bash\nls\n```", "tool_calls": [{"id": "b", "name": "bash",
+                                                                           "origin": {"source": "text"}}]},
+            {"role": "tool", "tool_call_id": "b", "name": "bash", "content": big}]
+    chat, _ = m.chat_messages(msgs, [])
+    assert sum(big in c["content"] for c in chat) == 1 and "(the same line as the output of the step before above)" in chat[-1]["content"]

@@ -31,6 +31,7 @@ class ChatCompletionsModel(ApiModel):
     sends_seed = True
     text_result = TEXT_RESULT        # how results of calls parsed from text go back
     shell_reminder = True            # the shell protocol's format reminder on requests after the first
+    collapse_repeats = True          # the shell protocol sends a repeated tool output as a pointer
 
     def __init__(self, spec: str, model: str, base_url: str | None, options: dict[str, Any],
                  key: str | None, context: int | None = 128_000, max_tokens: int = 4096,
@@ -66,6 +67,7 @@ class ChatCompletionsModel(ApiModel):
             # shown code in its shadow git (config.prompt_sources names the files)
             params["shell_prompt"] = protocol.shell_prompt(protocol.TEST_COMMAND_SLOT, True).strip()
             params["shell_reminder"] = protocol.REMINDER if self.shell_reminder else None
+            params["collapse_repeats"] = protocol.REPEAT_NOTE if self.collapse_repeats else None
         return params
 
     def chat_messages(self, messages: list[Message], tools: list[dict[str, Any]]
@@ -76,6 +78,8 @@ class ChatCompletionsModel(ApiModel):
             suffix = self.shell_suffix(any(t["name"] == "give_up" for t in tools))
             if messages and messages[0].get("role") == "system":
                 messages = [{**messages[0], "content": str(messages[0].get("content") or "") + suffix}, *messages[1:]]
+            if self.collapse_repeats:
+                messages = protocol.collapse_repeats(messages)
             chat = to_chat(messages, self.text_result)
             return (protocol.with_reminder(chat) if self.shell_reminder else chat), []
         return to_chat(messages, self.text_result), tools

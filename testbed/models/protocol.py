@@ -176,6 +176,38 @@ def sources_block(sources: dict[str, str] | None) -> str:
                                        for path, text in sources.items()).rstrip()
 
 
+# A tool output this long that repeats an earlier one in the same request is sent as a pointer to it.
+REPEAT_MIN_CHARS = 200
+REPEAT_NOTE = "(the same {what} as the output {back} above)"
+_TIMING = re.compile(r"\bin \d+(?:\.\d+)?s\b")
+
+
+def collapse_repeats(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Provider-neutral messages with each tool output that repeats an earlier one of this request
+    (timings aside) replaced by a pointer to it, counted in steps back (a cut window keeps no
+    absolute step numbers). A small model re-running the same tests
+    reads thousands of identical characters a step on one thread (the 1.5B model ran `run_tests` 16
+    times over 3,650 characters of unchanged output, 50-90 s a step); the first occurrence stays
+    whole and a message once sent is sent the same way later, so the prompt's prefix is stable."""
+    seen: dict[str, int] = {}
+    out, step = [], 0
+    for m in messages:
+        if m.get("role") == "assistant":
+            step += 1
+        content = m.get("content")
+        if m.get("role") == "tool" and isinstance(content, str) and len(content) >= REPEAT_MIN_CHARS:
+            key = _TIMING.sub("in _s", content)
+            if key in seen:
+                back = step - seen[key]
+                n = content.count("\n") + 1
+                m = {**m, "content": REPEAT_NOTE.format(what="line" if n == 1 else f"{n} lines",
+                                                        back="of the step before" if back == 1 else f"{back} steps back")}
+            else:
+                seen[key] = step
+        out.append(m)
+    return out
+
+
 def with_reminder(chat: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Chat Completions messages with the format reminder at the end of the last user turn, on every
     request after the first (one that already holds an assistant reply)."""

@@ -79,7 +79,7 @@ def probe_run(run: Any, loaded: Any, vectors: Any) -> list[dict[str, Any]]:
     config = (run.started.config or {}) if run.started else {}
     prep = _Prompter(request.get("protocol", "shell"), spec.task.test_command, list(config.get("files") or []),
                      request.get("shell_prompt"), bool(request.get("shell_reminder")),
-                     recorded_sources(run.path, config))
+                     recorded_sources(run.path, config), bool(request.get("collapse_repeats")))
     tools = tool_specs(spec.pressure.give_up_tool)
     tok, model = loaded.tokenizer, loaded.model
     rows = []
@@ -104,14 +104,15 @@ class _Prompter:
     """The prompt side of a local model without its server: what `local`/`hf:` sent. A run is read
     with the prompt it recorded (`config.request.shell_prompt`, with the run's files put in), so runs
     made before a change to the protocol's wording are still read with their own; the format
-    reminder only where the run recorded one."""
+    reminder and the collapsed repeats only where the run recorded them."""
 
     def __init__(self, protocol_name: str, test_command: str, files: list[str], recorded_prompt: str | None,
-                 shell_reminder: bool, sources: dict[str, str] | None = None):
+                 shell_reminder: bool, sources: dict[str, str] | None = None, collapse_repeats: bool = False):
         from testbed.models.api import TEXT_RESULT
         self.protocol, self.test_command, self.text_result = protocol_name, test_command, TEXT_RESULT
         self.files, self.recorded_prompt, self.shell_reminder = files, recorded_prompt, shell_reminder
         self.sources = sources or {}
+        self.collapse_repeats = collapse_repeats  # only where the run recorded it
 
     def shell_suffix(self, give_up: bool) -> str:
         from testbed.models import protocol
