@@ -303,9 +303,16 @@ def test_each_worker_boots_its_next_run_s_sandbox_ahead_and_never_reuses_one(ima
     assert res.returncode == 0, res.stderr
     rows = _rows(out, "SELECT * FROM runs ORDER BY position")
     summaries = [json.loads((out / "runs" / r["run_id"] / "run.json").read_text()) for r in rows]
-    assert [s["sandbox_pooled"] for s in summaries] == [False, False, True, True, True]
+    pooled = [s["sandbox_pooled"] for s in summaries]
+    assert pooled[:4] == [False, False, True, True], pooled
+    # The fifth is reserved for the worker that started its second run first; if the other worker
+    # goes idle first, with nothing left pending, it takes that run cold (the driver's `_steal`).
+    third, fourth = summaries[2], summaries[3]
+    reserver = min((third, fourth), key=lambda s: s["started"])
+    taker = min((third, fourth), key=lambda s: s["finished"])
+    assert pooled[4] is (reserver is taker), (pooled, [(s["started"], s["finished"]) for s in summaries])
     assert len({s["sandbox_container"] for s in summaries}) == 5
-    for s in summaries[2:]:  # booted during a run of ~2 s; bench/peers.py measures the ratio
+    for s in (x for x in summaries[2:] if x["sandbox_pooled"]):  # booted during a run of ~2 s
         assert s["sandbox_ready_ms"] < 0.5 * s["sandbox_start_ms"], s
     assert not _containers(_batch_id(out))
 
