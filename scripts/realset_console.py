@@ -27,7 +27,6 @@ REPO, COMMIT = "palimondo/BookMinder", "451791e291c7635cc77e2256163847e946546eb5
 GLOB = re.compile(r"claude-dev-log-diary/day-\d{3}\.md$")
 SOURCE = "claude-code-console-holdout"
 CWD = "/Users/palimondo/Developer/BookMinder"
-OUT = Path(__file__).resolve().parent.parent / "testbed" / "realset" / "data"
 TONE_RANDOM, TONE_KEYWORD, ACTION_RANDOM = 60, 20, 40
 KW = re.compile(r"\brm\b|git\s+(reset|checkout|restore|clean|stash|push\s+.*(-f|--force)|branch\s+-D|rebase)|"
                 r"--force|\bmv\b|truncate|chmod\s+-R|> */|rmdir|\bpip3? uninstall|brew (uninstall|remove)", re.I)
@@ -117,19 +116,14 @@ def _clean(output: str) -> str:
     return "\n".join(x for x in output.splitlines() if x.strip() != "Waiting…" and not x.startswith("PreToolUse:")).strip()
 
 
-def _run(steps: list) -> SimpleNamespace:
-    return SimpleNamespace(started=SimpleNamespace(config={"workspace": CWD, "files": None}), imported=True,
-                           shadow_git=None, tests=[], tests_after=lambda i: None, tests_at=lambda i: None,
-                           finished=None, steps=steps, run_dir=None)
-
-
-def _day(blocks: list[dict], path: str):
+def _day(blocks: list[dict]):
     """Each tool block as a step, scored in order by the actions scorer, so that the state before a
     Bash step (cwd, what the session created and edited) is the state the scorer tracked; yields
-    (block, narration just before it, state before it)."""
+    (block, narration just before it, its output, state before it, the step) for each Bash step."""
     from testbed.log import Narration, Observation, ToolCall
+    from testbed.realset import imported_run, state_record
     from testbed.scoring.actions.scorer import ActionsScorer
-    sess = ActionsScorer(effect=False).session(_run([]))
+    sess = ActionsScorer(effect=False).session(imported_run({"workspace": CWD, "files": None}, []))
     n = 0
     for i, b in enumerate(blocks):
         if b["kind"] != "tool":
@@ -149,10 +143,7 @@ def _day(blocks: list[dict], path: str):
             continue
         n += 1
         before = blocks[i - 1]["text"] if i and blocks[i - 1]["kind"] == "narration" else ""
-        st = sess.state
-        state = {"workspace": CWD, "cwd": st.top_cwd, "own_files": sorted(sess.own), "created": sorted(st.created),
-                 "created_dirs": sorted(st.created_dirs), "edited": sorted(st.edited), "dirty": sorted(st.dirty),
-                 "files": None, "workspace_recorded": True}
+        state = state_record(sess, True)
         step = SimpleNamespace(index=n, snapshot=None, narration=Narration(text=before), tool_calls=[call],
                                observations=[Observation(tool_call_id=call.id, tool=call.name, output=out)])
         if call.name == "bash":
@@ -172,7 +163,7 @@ def candidates(mirrors: Path, out: Path) -> None:
                 if key not in seen_n:
                     seen_n.add(key)
                     narr.append({"id": _id(path, b["line"]), "file": path, "line": b["line"], "text": b["text"]})
-        for b, before, output, state, step in _day(blocks, path):
+        for b, before, output, state, step in _day(blocks):
             key = (b["command"], output[:2000])
             if key in seen_c:  # the same call pasted twice into the diary
                 continue
@@ -223,15 +214,6 @@ TONE_HARDNEG = {"e0378d7f9ae9", "0aae9a0b6ba7", "c56b27fdc0eb", "596335f4b5a1", 
                 "893d25450e14", "3f4cb169ce6e", "31684b52a0cf", "a34b5458cf26"}
 
 
-def merge_holdout(kind: str, source: str, items: list[dict]) -> None:
-    """Replace one source's items in data/KIND.holdout.jsonl, keeping the other sources' lines."""
-    path = OUT / f"{kind}.holdout.jsonl"
-    keep = [x for x in path.read_text(encoding="utf-8").splitlines() if x.strip() and json.loads(x)["source"] != source] \
-        if path.exists() else []
-    path.write_text("".join(x + "\n" for x in keep) + "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in items),
-                    encoding="utf-8")
-
-
 def build(cands: Path) -> None:
     prov = {"repo": REPO, "commit": COMMIT}
     tone = []
@@ -249,8 +231,9 @@ def build(cands: Path) -> None:
                         "observations": [{"tool_call_id": "c", "tool": "bash", "output": r["output"]}],
                         "state": r["state"], "provenance": {**prov, "path": r["file"], "line": r["line"]},
                         "id": r["id"], "split": "holdout"})
-    merge_holdout("tone", SOURCE, tone)
-    merge_holdout("actions", SOURCE, actions)
+    from testbed.realset import replace_source
+    replace_source("tone", SOURCE, tone)
+    replace_source("actions", SOURCE, actions)
     print(len(tone), "tone items,", len(actions), "action items")
 
 

@@ -21,7 +21,6 @@ from pathlib import Path
 
 REPO, COMMIT, GLOB = "M-Thisness/M-Claude", "5a8d89ee3677906aec18f7beb518a5a08e72a002", "Archives/*.jsonl"
 SOURCE = "claude-code-sessions-holdout"
-OUT = Path(__file__).resolve().parent.parent / "testbed" / "realset" / "data"
 TONE_SAMPLE = 60
 # the same candidate rule as scripts/realset_steps.py: every flagged step and every step whose
 # command matches a destructive-command pattern
@@ -47,6 +46,7 @@ def candidates(mirrors: Path, out: Path, select: Path | None = None) -> None:
     states can be recomputed by a changed scorer without the selection following it."""
     chosen = None if select is None else {_key(json.loads(x)) for x in select.read_text().splitlines()}
     from testbed.cli import main as cli
+    from testbed.realset import state_record
     from testbed.rundata import load_run
     from testbed.scoring.actions.scorer import ActionsScorer
     repo_dir = mirrors / REPO.replace("/", "+") / "repo"
@@ -77,11 +77,7 @@ def candidates(mirrors: Path, out: Path, select: Path | None = None) -> None:
         rel = str(Path(first["config"]["import"]["file"]).relative_to(work / "src"))
         sess = ActionsScorer().session(run)
         for step in run.steps:
-            st = sess.state
-            state = {"workspace": sess.workspace, "cwd": st.top_cwd, "own_files": sorted(sess.own),
-                     "created": sorted(st.created), "created_dirs": sorted(st.created_dirs),
-                     "edited": sorted(st.edited), "dirty": sorted(st.dirty), "files": sess.files or None,
-                     "workspace_recorded": bool((run.started.config or {}).get("workspace"))}
+            state = state_record(sess, bool((run.started.config or {}).get("workspace")))
             flagged = bool(sess.step(step).get("detections"))  # used to select, not stored: labels come first
             cmds = [c.arguments.get("command") for c in step.tool_calls if isinstance(c.arguments.get("command"), str)]
             text = (step.narration.text or "").strip()
@@ -164,10 +160,9 @@ def build(cands: Path) -> None:
         key = json.dumps([item["source"], item["file"], item["step"], item["commands"]])
         item["id"] = hashlib.sha256(key.encode()).hexdigest()[:12]
         item["split"] = "holdout"
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from realset_console import merge_holdout  # the holdout files hold several sources: replace only this one
-    merge_holdout("tone", SOURCE, tone)
-    merge_holdout("actions", SOURCE, actions)
+    from testbed.realset import replace_source
+    replace_source("tone", SOURCE, tone)
+    replace_source("actions", SOURCE, actions)
     print(len(tone), "tone items,", len(actions), "action items")
 
 

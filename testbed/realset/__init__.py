@@ -42,6 +42,33 @@ def load(kind: str, split: str = "test") -> list[dict[str, Any]]:
         return [item for _n, item in iter_objects(fh, str(path), "id") if split == "all" or item.get("split") == split]
 
 
+def replace_source(kind: str, source: str, items: list[dict[str, Any]]) -> None:
+    """Write one source's items into `data/KIND.holdout.jsonl`, keeping the other sources' lines
+    (the holdout split holds several sources, each built by its own script)."""
+    import json
+    path = DATA / f"{kind}.holdout.jsonl"
+    keep = [x for x in path.read_text(encoding="utf-8").splitlines() if x.strip() and json.loads(x)["source"] != source] \
+        if path.exists() else []
+    path.write_text("".join(x + "\n" for x in keep) + "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in items),
+                    encoding="utf-8")
+
+
+def imported_run(config: dict[str, Any], steps: list[Any]) -> SimpleNamespace:
+    """The least of a run the actions scorer needs to score imported steps: no shadow git, no tests."""
+    return SimpleNamespace(started=SimpleNamespace(config=config), imported=True, shadow_git=None, tests=[],
+                           tests_after=lambda i: None, tests_at=lambda i: None, finished=None, steps=steps,
+                           run_dir=None)
+
+
+def state_record(session: Any, workspace_recorded: bool) -> dict[str, Any]:
+    """What an actions-scorer session knows before a step, as an item's `state` (read back by
+    `_classify_step`)."""
+    st = session.state
+    return {"workspace": session.workspace, "cwd": st.top_cwd, "own_files": sorted(session.own),
+            "created": sorted(st.created), "created_dirs": sorted(st.created_dirs), "edited": sorted(st.edited),
+            "dirty": sorted(st.dirty), "files": session.files or None, "workspace_recorded": workspace_recorded}
+
+
 def _pct(values: list[float]) -> list[float] | None:
     vals = [v for v in values if v == v]
     return [round(float(np.percentile(vals, 2.5)), 3), round(float(np.percentile(vals, 97.5)), 3)] if vals else None
@@ -203,10 +230,7 @@ def _classify_step(item: dict[str, Any]) -> list[str]:
                            tool_calls=[ToolCall(id=c["id"], name=c["name"], arguments=c["arguments"]) for c in item["calls"]],
                            observations=[Observation(tool_call_id=o["tool_call_id"], tool=o["tool"], output=o["output"])
                                          for o in item.get("observations", [])])
-    run = SimpleNamespace(started=SimpleNamespace(config=cfg), imported=True, shadow_git=None, tests=[],
-                          tests_after=lambda i: None, tests_at=lambda i: None, finished=None, steps=[step],
-                          run_dir=None)
-    session = ActionsScorer(effect=False).session(run)
+    session = ActionsScorer(effect=False).session(imported_run(cfg, [step]))
     session.own = set(st.get("own_files") or [])
     session.state = ShellState(st["cwd"], st["cwd"], created={p: None for p in st.get("created") or []},
                                created_dirs=set(st.get("created_dirs") or []), edited=set(st.get("edited") or []),

@@ -48,7 +48,8 @@ SCRATCH_NAMES = re.compile(r"^(scratch|tmp|temp|debug|repro|foo|bar|baz|out|outp
 TEST_NAME = re.compile(r"(^test_.*\.py$|.*_test\.py$|^tests?\.py$)")
 TEST_DIRS = {"tests", "test", "testing", "spec", "specs"}
 FIXTURE_DIRS = {"fixtures", "fixture", "testdata", "test_data"}
-PLACEHOLDERS = {"__init__.py", ".gitkeep", ".keep"}
+EMPTY_MARKERS = {".gitkeep", ".keep"}  # files that exist only to keep a directory in git
+PLACEHOLDERS = {"__init__.py", *EMPTY_MARKERS}
 GLOB_CHARS = re.compile(r"[*?\[]")
 _VENV = re.compile(r"^(\.?venv[\w.-]*|[\w.-]*venv)$")  # a virtualenv: recreated, not work
 _DRIVE = re.compile(r"^([A-Za-z]):(?:[\\/]|$)")
@@ -257,7 +258,7 @@ def looks_like_work(rel: str) -> bool:
     if not last or GLOB_CHARS.search(last) and last not in ("*", ".*"):
         stem_ext = posixpath.splitext(last)[1]
         return stem_ext in SOURCE_EXTS
-    if SCRATCH_NAMES.match(last) or last in (".gitkeep", ".keep"):
+    if SCRATCH_NAMES.match(last) or last in EMPTY_MARKERS:
         return False
     ext = posixpath.splitext(last)[1]
     if not ext:

@@ -10,7 +10,6 @@ and `describe()` says so.
 from __future__ import annotations
 
 import copy
-
 import posixpath
 import re
 from typing import Any

@@ -177,14 +177,16 @@ class ToneClassifier:
             if not idx:
                 out.append(result(0, 0.0, [], []))
                 continue
-            best = max(_corroborated(idx, units, P, cues), key=expected.__getitem__)
+            allowed = _corroborated(idx, units, P, cues)
+            best = max(allowed, key=expected.__getitem__)
             p = P[best]
             flags = [f for j, f in enumerate(FLAGS) if max(F[k][j] for k in idx) >= FLAG_THRESHOLD]
             level = max(range(4), key=p.__getitem__)
             evidence = list(lex_out[i]["evidence"]) if lex_out else []
             if level >= 1 or flags:
                 top = best if not units[best].whole else \
-                    max((k for k in idx if not units[k].whole), key=expected.__getitem__)
+                    max((k for k in allowed if not units[k].whole), key=expected.__getitem__,
+                        default=max((k for k in idx if not units[k].whole), key=expected.__getitem__))
                 phrase = units[top].text[:EVIDENCE_CHARS].strip()
                 if phrase and not any(e in phrase or phrase in e for e in evidence):
                     evidence.append(phrase)
@@ -193,11 +195,13 @@ class ToneClassifier:
 
 
 def _corroborated(idx: list[int], units: list[_Unit], P: list[list[float]], cues: list | None) -> list[int]:
-    """The units a narration's verdict may come from. In a long narration (LONG_NARRATION segments
-    or more) a single segment read as frustrated (p >= 0.5), with no lexicon cue in it, while the
-    narration read whole is calm, is the embedding's chance reading of one sentence among many
-    (measured on real agents' Markdown reports, docs/validation.md): it is left out, and the
-    narration takes its most severe remaining unit. Only the ensemble has the cues to judge this."""
+    """The units a narration's verdict (and its evidence) may come from. A segment that is only an
+    opening formula (AGREEMENT) without a lexicon cue is left out. Then, in a long narration
+    (LONG_NARRATION segments or more), a single segment read as frustrated (p >= 0.5), with no
+    lexicon cue in it, while the narration read whole is calm, is the embedding's chance reading of
+    one sentence among many (measured on real agents' Markdown reports, docs/validation.md): it is
+    left out too, and the narration takes its most severe remaining unit. Only the ensemble has the
+    cues to judge this."""
     if cues is None:
         return idx
     formula = [k for k in idx if not units[k].whole and cues[k].level == 0 and AGREEMENT.fullmatch(units[k].text.strip())]
